@@ -1,0 +1,1 @@
+# proxy/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# sql/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# sync/core/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# sync/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# tests/proxy/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# tests/sync/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# tests/wal/: rules for this module (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# wal/: rules for this module (included from the top Makefile.am).
