@@ -1,3 +1,11 @@
+# node/: the pgquorum daemon: configuration, signals, pid file, and the
+# wiring of every module onto one libev loop.
 bin_PROGRAMS += pgquorum
-pgquorum_SOURCES = node/main.c
-pgquorum_LDADD = common/libpgq_common.a
+pgquorum_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS)
+pgquorum_SOURCES = \
+	node/main.c \
+	node/pidfile.c node/pidfile.h
+pgquorum_LDADD = \
+	proxy/libpgq_proxy.a \
+	common/libpgq_common.a \
+	$(LIBEV_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS) $(JEMALLOC_LIBS)
