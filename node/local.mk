@@ -4,8 +4,12 @@ bin_PROGRAMS += pgquorum
 pgquorum_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS)
 pgquorum_SOURCES = \
 	node/main.c \
-	node/pidfile.c node/pidfile.h
+	node/pidfile.c node/pidfile.h \
+	node/control.c node/control.h
 pgquorum_LDADD = \
 	proxy/libpgq_proxy.a \
+	sync/libpgq_sync.a \
+	sync/core/libpgq_sync_core.a \
+	wal/libpgq_wal.a \
 	common/libpgq_common.a \
 	$(LIBEV_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS) $(JEMALLOC_LIBS)

@@ -23,8 +23,10 @@
 #include "common/pgq_assert.h"
 #include "common/pgq_config.h"
 #include "common/pgq_log.h"
+#include "node/control.h"
 #include "node/pidfile.h"
 #include "proxy/proxy.h"
+#include "sync/sync_node.h"
 
 #define EXIT_CONFIG 2
 
@@ -33,6 +35,8 @@ struct node
 	struct ev_loop *loop;
 	struct pgq_config *cfg;		/* owned; replaced on reload */
 	struct proxy *proxy;
+	struct sync_node *sync;
+	struct control *control;
 	ev_signal	sigterm;
 	ev_signal	sigint;
 	ev_signal	sighup;
@@ -168,6 +172,7 @@ static int
 node_start(struct node *node)
 {
 	char		err[1024];
+	char		path[4200];
 
 	if (apply_logging(node->cfg) < 0 || make_data_dir(node->cfg->data_dir) < 0)
 		return -1;
@@ -179,6 +184,19 @@ node_start(struct node *node)
 			return -1;
 		}
 		node->pidfile_written = true;
+	}
+	node->sync = sync_node_start(node->loop, node->cfg, NULL, NULL, err, sizeof(err));
+	if (node->sync == NULL)
+	{
+		pgq_fatal("%s", err);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/control.sock", node->cfg->data_dir);
+	node->control = control_start(node->loop, path, node->sync, err, sizeof(err));
+	if (node->control == NULL)
+	{
+		pgq_fatal("%s", err);
+		return -1;
 	}
 	node->proxy = proxy_start(node->loop, node->cfg, err, sizeof(err));
 	if (node->proxy == NULL)
@@ -202,6 +220,12 @@ node_stop(struct node *node)
 	if (node->proxy != NULL)
 		proxy_stop(node->proxy);
 	node->proxy = NULL;
+	if (node->control != NULL)
+		control_stop(node->control);
+	node->control = NULL;
+	if (node->sync != NULL)
+		sync_node_stop(node->sync);
+	node->sync = NULL;
 	if (node->pidfile_written)
 		pgq_pidfile_remove(node->cfg->pid_file);
 	pgq_info("pgquorum stopped");

@@ -1,0 +1,98 @@
+/*
+ * sync_node.h
+ *	  The node's replication loop: drives the pure core (sync/core/) with
+ *	  peer messages (sync/peer.h), ticks from the loop's monotonic clock and
+ *	  "persisted up to N" from the log (wal/), and carries out each update
+ *	  in the core's ordering rules.
+ *
+ * INTERFACE ROUTINES
+ *	sync_node_start		- open the log, boot the core, connect to peers
+ *	sync_node_propose	- append one entry on the primary; a callback
+ *						  reports when it is committed and applied, or lost
+ *	sync_node_status	- role, term, indexes, per-peer contact, for views
+ *	sync_node_read		- copy one entry of the log (for checks and tools)
+ *	sync_node_transfer	- ask the primary to hand leadership to a node
+ *	sync_node_stop		- stop, failing pending proposals, close the log
+ *
+ * Everything runs on the caller's libev loop.  Fsync work happens on the
+ * log's writer thread; only a vote/term change (hard state) and a suffix
+ * truncation block the loop for one fsync, as the core requires them to be
+ * durable before the next message is sent.
+ */
+#ifndef SYNC_NODE_H
+#define SYNC_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct pgq_config;
+struct sync_node;
+
+/* Outcome of a proposal. */
+enum sync_node_result
+{
+	SYNC_NODE_COMMITTED = 0,	/* committed on a majority and applied here */
+	SYNC_NODE_NOT_PRIMARY,		/* refused: this node is not the primary */
+	SYNC_NODE_UNKNOWN,			/* leadership lost: the entry may or may not
+								 * commit later (never a false success) */
+	SYNC_NODE_REFUSED,			/* refused: too large, log full, transfer */
+};
+
+/* Called on the loop; payload is not given back (the caller kept it). */
+typedef void (*sync_node_done_cb) (void *arg, enum sync_node_result result,
+								   uint64_t index);
+
+/* Called for each committed NORMAL entry, in log order, exactly once per
+ * run (the write path's applier).  payload borrowed until return. */
+typedef void (*sync_node_apply_cb) (void *arg, uint64_t index, uint64_t term,
+									const void *payload, uint32_t len);
+
+struct sync_node_peer_info
+{
+	uint64_t	id;
+	bool		voter;
+	bool		connected;		/* our connection to it is up */
+	int64_t		last_contact_ms;	/* ms since a message from it; -1: never */
+	uint64_t	match_index;	/* primary only: highest index it has */
+	uint64_t	commit_sent;	/* primary only */
+};
+
+struct sync_node_info
+{
+	uint64_t	id;
+	const char *role;			/* "primary", "secondary", "candidate", ... */
+	uint64_t	term;
+	uint64_t	leader_id;
+	uint64_t	first_index;
+	uint64_t	last_index;
+	uint64_t	persisted_index;
+	uint64_t	commit_index;
+	uint64_t	applied_index;
+	uint64_t	commit_notifications_sent;	/* commit-only appends */
+	uint64_t	heartbeats_sent;
+	int			n_peers;
+	struct sync_node_peer_info peers[9];
+};
+
+struct sync_node *sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
+								  sync_node_apply_cb apply, void *apply_arg,
+								  char *err, size_t errlen);
+/*
+ * Propose one entry (payload copied).  cb runs later on the loop, exactly
+ * once, unless this returns nonzero (then it never runs): NOT_PRIMARY or
+ * REFUSED at once.
+ */
+int			sync_node_propose(struct sync_node *node, const void *payload, uint32_t len,
+							  sync_node_done_cb cb, void *arg);
+void		sync_node_status(struct sync_node *node, struct sync_node_info *info);
+/* Copies entry index's payload (at most cap bytes) into buf; returns its
+ * length, or -1 when the index is not in the log. *term, *type filled. */
+long		sync_node_read(struct sync_node *node, uint64_t index, uint64_t *term,
+						   uint32_t *type, void *buf, size_t cap);
+/* 0 when the transfer started; else a message in err. */
+int			sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen);
+void		sync_node_stop(struct sync_node *node);
+
+#endif							/* SYNC_NODE_H */
