@@ -148,23 +148,26 @@ release_reads(struct sync_node *node)
 
 /*
  * The core's hard state in the log's hard-state file: term and vote in
- * their own fields, the membership as members (readable by tools), and the
- * core's config indexes and both configs, encoded, in the aux bytes.
+ * their own fields, the newest membership as members (readable by tools),
+ * and the core's membership history, encoded, in the aux bytes:
+ *	u32 n_configs, then per config: u64 index, u32 len, len bytes
+ *	(sync_config_encode).
  */
 static void
 hs_save(struct sync_node *node, const struct sync_hard_state *hs)
 {
 	struct wal_hardstate w = {.term = hs->term, .vote = hs->vote};
+	const struct sync_config *cfg = &hs->configs[hs->n_configs - 1].config;
 	uint8_t    *p = w.aux;
-	uint32_t	n;
 	int			rc;
 
-	for (uint32_t i = 0; i < hs->config.n && i < WAL_MAX_MEMBERS; i++)
+	PGQ_ASSERT(hs->n_configs >= 1 && hs->n_configs <= SYNC_MAX_CONFIGS);
+	for (uint32_t i = 0; i < cfg->n && i < WAL_MAX_MEMBERS; i++)
 	{
-		const struct pgq_node_addr *a = pgq_config_node(node->cfg, (uint32_t) hs->config.nodes[i].id);
+		const struct pgq_node_addr *a = pgq_config_node(node->cfg, (uint32_t) cfg->nodes[i].id);
 
-		w.members[i].id = hs->config.nodes[i].id;
-		w.members[i].voter = hs->config.nodes[i].role == SYNC_VOTER;
+		w.members[i].id = cfg->nodes[i].id;
+		w.members[i].voter = cfg->nodes[i].role == SYNC_VOTER;
 		if (a != NULL)
 		{
 			snprintf(w.members[i].peer_addr, WAL_ADDR_MAX, "%s:%u", a->peer.host, a->peer.port);
@@ -172,15 +175,18 @@ hs_save(struct sync_node *node, const struct sync_hard_state *hs)
 		}
 		w.n_members++;
 	}
-	pgq_put_u64(p, hs->config_index);
-	pgq_put_u64(p + 8, hs->prev_config_index);
-	p += 16;
-	n = sync_config_encode(&hs->config, p + 4, SYNC_CONFIG_ENCODED_MAX);
-	pgq_put_u32(p, n);
-	p += 4 + n;
-	n = sync_config_encode(&hs->prev_config, p + 4, SYNC_CONFIG_ENCODED_MAX);
-	pgq_put_u32(p, n);
-	p += 4 + n;
+	pgq_put_u32(p, hs->n_configs);
+	p += 4;
+	for (uint32_t i = 0; i < hs->n_configs; i++)
+	{
+		uint32_t	n;
+
+		pgq_put_u64(p, hs->configs[i].index);
+		n = sync_config_encode(&hs->configs[i].config, p + 12, SYNC_CONFIG_ENCODED_MAX);
+		PGQ_ASSERT(n > 0);
+		pgq_put_u32(p + 8, n);
+		p += 12 + n;
+	}
 	w.aux_len = (uint32_t) (p - w.aux);
 	PGQ_ASSERT(w.aux_len <= WAL_HS_AUX_MAX);
 	rc = wal_hardstate_save(node->wal_dir, &w);
@@ -194,10 +200,6 @@ hs_load(struct sync_node *node, struct sync_hard_state *hs, char *err, size_t er
 {
 	struct wal_hardstate w;
 	struct pgq_reader r;
-	const uint8_t *cfg_bytes;
-	const uint8_t *prev_bytes;
-	uint32_t	cfg_len;
-	uint32_t	prev_len;
 	int			rc = wal_hardstate_load(node->wal_dir, &w);
 
 	if (rc == WAL_ENOENT)
@@ -211,14 +213,21 @@ hs_load(struct sync_node *node, struct sync_hard_state *hs, char *err, size_t er
 	hs->term = w.term;
 	hs->vote = w.vote;
 	pgq_reader_init(&r, w.aux, w.aux_len);
-	hs->config_index = pgq_read_u64(&r);
-	hs->prev_config_index = pgq_read_u64(&r);
-	cfg_len = pgq_read_u32(&r);
-	cfg_bytes = pgq_read_bytes(&r, cfg_len);
-	prev_len = pgq_read_u32(&r);
-	prev_bytes = pgq_read_bytes(&r, prev_len);
-	if (!pgq_reader_done(&r) || !sync_config_decode(cfg_bytes, cfg_len, &hs->config) ||
-		(prev_len > 0 && !sync_config_decode(prev_bytes, prev_len, &hs->prev_config)))
+	hs->n_configs = pgq_read_u32(&r);
+	if (hs->n_configs < 1 || hs->n_configs > SYNC_MAX_CONFIGS)
+		r.error = true;
+	for (uint32_t i = 0; !r.error && i < hs->n_configs; i++)
+	{
+		uint32_t	len;
+		const uint8_t *bytes;
+
+		hs->configs[i].index = pgq_read_u64(&r);
+		len = pgq_read_u32(&r);
+		bytes = pgq_read_bytes(&r, len);
+		if (bytes == NULL || !sync_config_decode(bytes, len, &hs->configs[i].config))
+			r.error = true;
+	}
+	if (!pgq_reader_done(&r))
 	{
 		snprintf(err, errlen, "the hard state in \"%s\" holds a malformed membership", node->wal_dir);
 		return -1;
@@ -231,12 +240,13 @@ static void
 bootstrap_config(const struct pgq_config *cfg, struct sync_hard_state *hs)
 {
 	memset(hs, 0, sizeof(*hs));
+	hs->n_configs = 1;
 	for (int i = 0; i < cfg->n_nodes; i++)
 	{
-		hs->config.nodes[i].id = cfg->nodes[i].id;
-		hs->config.nodes[i].role = SYNC_VOTER;
+		hs->configs[0].config.nodes[i].id = cfg->nodes[i].id;
+		hs->configs[0].config.nodes[i].role = SYNC_VOTER;
 	}
-	hs->config.n = (uint32_t) cfg->n_nodes;
+	hs->configs[0].config.n = (uint32_t) cfg->n_nodes;
 }
 
 /* Tell a new core the term and type of every entry in the log. */

@@ -1,0 +1,7 @@
+#!/bin/sh
+# Proves the checker can fail: with a deliberate bug injected, the
+# simulator must report a violation (--expect-violation turns that into
+# success and a clean run into failure).
+set -e
+sim=${SIM:-./tests/sim/simulate}
+"$sim" --seed 1 --count 200 --nodes 3 --faults all --inject-bug commit-without-majority --expect-violation
