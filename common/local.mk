@@ -6,3 +6,4 @@ common_libpgq_common_a_SOURCES = \
 	common/pgq_log.c common/pgq_log.h
 common_libpgq_common_a_SOURCES += common/pgq_config.c common/pgq_config.h \
 	common/pgq_buf.c common/pgq_buf.h common/pgq_bytes.h
+common_libpgq_common_a_SOURCES += common/pgq_crc32c.c common/pgq_crc32c.h

@@ -1,0 +1,640 @@
+/*
+ * wal_writer.c
+ *	  The writer thread: takes batches from the queue, writes the records
+ *	  into segments, fdatasyncs once per batch (group commit), publishes
+ *	  the positions, then the persisted index.  Also runs the queued
+ *	  commands (truncate suffix, compact prefix, barrier) in queue order,
+ *	  and creates segments.  See wal_int.h for the locking rules.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/pgq_assert.h"
+#include "common/pgq_log.h"
+#include "wal/wal_format.h"
+#include "wal/wal_int.h"
+#include "wal/wal_io.h"
+
+bool
+wal_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t		n = *cap ? *cap : 16;
+	void	   *p;
+
+	if (need <= *cap)
+		return true;
+	while (n < need)
+		n *= 2;
+	p = realloc(*arr, n * elem);
+	if (p == NULL)
+		return false;
+	*arr = p;
+	*cap = n;
+	return true;
+}
+
+/* With q_lock held: wakes waiters for indexes in (from, to]; all if to == 0. */
+void
+wal_wake_persisted(struct wal *w, uint64_t from, uint64_t to)
+{
+	if (to == 0 || to - from >= WAL_WAIT_BUCKETS)
+		from = 0, to = WAL_WAIT_BUCKETS;
+	for (uint64_t i = from + 1; i <= to; i++)
+		pthread_cond_broadcast(&w->p_cond[i % WAL_WAIT_BUCKETS]);
+}
+
+static void
+notify(struct wal *w, uint64_t persisted, bool failed)
+{
+	uint64_t	one = 1;
+
+	if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pgq_warn("wal: eventfd write failed: %s", strerror(errno));
+	if (w->opt.persisted_cb)
+		w->opt.persisted_cb(w->opt.persisted_cb_arg, persisted, failed);
+}
+
+/*
+ * Puts the log in the failed state for good (first failure wins), wakes
+ * every waiter and returns code.  Called without q_lock.
+ */
+int
+wal_fail(struct wal *w, int code, const char *fmt,...)
+{
+	va_list		ap;
+	bool		first;
+	uint64_t	persisted;
+
+	pthread_mutex_lock(&w->q_lock);
+	first = !w->failed;
+	if (first)
+	{
+		w->failed = true;
+		w->fail_code = code;
+		va_start(ap, fmt);
+		vsnprintf(w->fail_msg, sizeof(w->fail_msg), fmt, ap);
+		va_end(ap);
+	}
+	persisted = w->persisted;
+	pthread_cond_broadcast(&w->q_space);
+	pthread_cond_broadcast(&w->q_done);
+	wal_wake_persisted(w, 0, 0);
+	pthread_mutex_unlock(&w->q_lock);
+	if (first)
+	{
+		pgq_error("wal %s: failed, no more writes until reopened: %s",
+				  w->dir, w->fail_msg);
+		notify(w, persisted, true);
+	}
+	return code;
+}
+
+static int
+pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0)
+	{
+		ssize_t		n = wal_io.pwrite(fd, p, len, (off_t) off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t) n;
+		off += (uint64_t) n;
+	}
+	return 0;
+}
+
+static int
+sync_fd(struct wal *w, int fd)
+{
+	int			rc = wal_io.fdatasync(fd);
+
+	pthread_mutex_lock(&w->q_lock);
+	w->st.fsyncs++;
+	pthread_mutex_unlock(&w->q_lock);
+	return rc;
+}
+
+static int
+io_fail(struct wal *w, const char *what, uint64_t first_index, uint64_t off)
+{
+	int			e = errno;
+	char		name[WAL_SEG_NAME_LEN + 1];
+
+	wal_segment_name(first_index, name);
+	return wal_fail(w, wal_errno_code(e), "%s of %s/%s at offset %llu: %s",
+					what, w->dir, name, (unsigned long long) off, strerror(e));
+}
+
+/*
+ * Creates segment <first_index>.seg of size bytes: temp file, preallocate,
+ * header, fdatasync, rename, fsync the directory.  Does not fail the log
+ * (the caller decides); returns a code with wal_errmsg set.
+ */
+int
+wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
+			   struct wal_seg *seg)
+{
+	char		name[WAL_SEG_NAME_LEN + 1],
+				tmp[WAL_SEG_NAME_LEN + 8];
+	uint8_t		hdr[WAL_SEG_HEADER_SIZE];
+	struct wal_seg_header h = {.first_index = first_index, .segment_size = size};
+	const char *what = "open";
+	int			fd,
+				e;
+
+	wal_segment_name(first_index, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(w->dir_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		goto fail;
+	wal_seg_header_encode(&h, hdr);
+	what = "preallocate";
+	if (wal_io.fallocate(fd, 0, (off_t) size) != 0)
+		goto fail;
+	what = "write header";
+	if (pwrite_all(fd, hdr, sizeof(hdr), 0) != 0)
+		goto fail;
+	what = "fdatasync";
+	if (wal_io.fdatasync(fd) != 0)
+		goto fail;
+	what = "rename";
+	if (renameat(w->dir_fd, tmp, w->dir_fd, name) != 0)
+		goto fail;
+	what = "fsync directory";
+	if (wal_io.fsync(w->dir_fd) != 0)
+		goto fail;
+	*seg = (struct wal_seg) {.first_index = first_index, .n_entries = 0,
+	.write_off = WAL_SEG_HEADER_SIZE, .file_size = size, .fd = fd};
+	return WAL_OK;
+fail:
+	e = errno;
+	if (fd >= 0)
+	{
+		close(fd);
+		unlinkat(w->dir_fd, tmp, 0);
+	}
+	return wal_set_error(wal_errno_code(e), "cannot create segment %s/%s (%s): %s",
+						 w->dir, name, what, strerror(e));
+}
+
+/* Removes the empty last segment (its first index does not fit). */
+static int
+drop_empty_last(struct wal *w)
+{
+	struct wal_seg *s = &w->segs[w->n_segs - 1];
+	char		name[WAL_SEG_NAME_LEN + 1];
+
+	PGQ_ASSERT(s->n_entries == 0);
+	wal_segment_name(s->first_index, name);
+	pthread_rwlock_wrlock(&w->seg_lock);
+	w->n_segs--;
+	pthread_rwlock_unlock(&w->seg_lock);
+	close(s->fd);
+	if (unlinkat(w->dir_fd, name, 0) != 0 || wal_io.fsync(w->dir_fd) != 0)
+		return wal_fail(w, wal_errno_code(errno), "cannot remove %s/%s: %s",
+						w->dir, name, strerror(errno));
+	return WAL_OK;
+}
+
+/* Makes a new last segment starting at index, big enough for rec_size. */
+static int
+seg_roll(struct wal *w, uint64_t index, size_t rec_size)
+{
+	struct wal_seg seg;
+	uint64_t	size = w->opt.segment_size;
+	int			rc;
+
+	if (w->n_segs > 0 && w->segs[w->n_segs - 1].n_entries == 0)
+	{
+		rc = drop_empty_last(w);
+		if (rc != WAL_OK)
+			return rc;
+	}
+	if (WAL_SEG_HEADER_SIZE + rec_size > size)
+		size = WAL_SEG_HEADER_SIZE + rec_size;
+	rc = wal_seg_create(w, index, size, &seg);
+	if (rc != WAL_OK)
+		return wal_fail(w, rc, "%s", wal_errmsg());
+	pthread_rwlock_wrlock(&w->seg_lock);
+	if (!wal_grow((void **) &w->segs, &w->cap_segs, w->n_segs + 1,
+				  sizeof(*w->segs)))
+	{
+		pthread_rwlock_unlock(&w->seg_lock);
+		close(seg.fd);
+		return wal_fail(w, WAL_ENOMEM, "out of memory for segment list");
+	}
+	w->segs[w->n_segs++] = seg;
+	if (w->n_pos == 0)
+		w->disk_first = index;
+	pthread_rwlock_unlock(&w->seg_lock);
+	pgq_debug("wal %s: new segment at index %llu", w->dir,
+			  (unsigned long long) index);
+	return WAL_OK;
+}
+
+static bool
+needs_roll(struct wal *w, uint64_t index, size_t rec_size)
+{
+	struct wal_seg *s;
+
+	if (w->n_segs == 0)
+		return true;
+	s = &w->segs[w->n_segs - 1];
+	if (s->n_entries == 0 && s->first_index != index)
+		return true;
+	return s->write_off + rec_size > s->file_size;
+}
+
+/* Writes wbuf[0..len) at the end of the current segment. */
+static int
+flush_run(struct wal *w, size_t len, uint64_t off)
+{
+	struct wal_seg *s = &w->segs[w->n_segs - 1];
+
+	if (len == 0)
+		return WAL_OK;
+	if (pwrite_all(s->fd, w->wbuf, len, off) != 0)
+		return io_fail(w, "write", s->first_index, off);
+	return WAL_OK;
+}
+
+struct batch_cursor
+{
+	size_t		run_len;		/* bytes of wbuf not yet written */
+	uint64_t	run_off;		/* file offset of wbuf[0] */
+	bool		dirty;			/* current segment written since its sync */
+};
+
+/* Finishes the current segment's run and syncs it (before a roll or end). */
+static int
+finish_segment(struct wal *w, struct batch_cursor *c)
+{
+	struct wal_seg *s;
+	int			rc;
+
+	if (w->n_segs == 0)
+		return WAL_OK;
+	s = &w->segs[w->n_segs - 1];
+	rc = flush_run(w, c->run_len, c->run_off);
+	if (rc != WAL_OK)
+		return rc;
+	c->run_len = 0;
+	c->run_off = s->write_off;
+	if (c->dirty && sync_fd(w, s->fd) != 0)
+		return io_fail(w, "fdatasync", s->first_index, s->write_off);
+	c->dirty = false;
+	return WAL_OK;
+}
+
+/* Encodes one queued entry into wbuf, rolling the segment if needed. */
+static int
+batch_add(struct wal *w, struct batch_cursor *c, const struct wal_item *it,
+		  struct wal_pos *pos)
+{
+	size_t		size = wal_record_size(it->len);
+	struct wal_record rec = {.index = it->index, .term = it->term,
+	.type = it->type, .length = it->len, .payload = it->payload};
+	struct wal_seg *s;
+	int			rc;
+
+	if (needs_roll(w, it->index, size))
+	{
+		if ((rc = finish_segment(w, c)) != WAL_OK ||
+			(rc = seg_roll(w, it->index, size)) != WAL_OK)
+			return rc;
+		c->run_off = w->segs[w->n_segs - 1].write_off;
+	}
+	s = &w->segs[w->n_segs - 1];
+	/* Pair assertion with recovery: continuity before the write. */
+	PGQ_ASSERT(it->index == s->first_index + s->n_entries);
+	if (!wal_grow((void **) &w->wbuf, &w->wbuf_cap, c->run_len + size, 1))
+		return wal_fail(w, WAL_ENOMEM, "out of memory for write buffer");
+	wal_record_encode(&rec, w->wbuf + c->run_len);
+	*pos = (struct wal_pos) {.term = it->term, .off = s->write_off,
+		.seg_id = w->seg_base_id + (uint32_t) (w->n_segs - 1),
+	.size = (uint32_t) size};
+	c->run_len += size;
+	c->dirty = true;
+	s->write_off += size;
+	s->n_entries++;
+	return WAL_OK;
+}
+
+/*
+ * Writes n queued entries starting at ring slot first, fdatasyncs, and
+ * publishes their positions.  Items are read without q_lock: slots between
+ * head and tail are not changed by anyone but the writer.
+ */
+static int
+write_batch(struct wal *w, uint64_t first, size_t n)
+{
+	struct batch_cursor c = {0};
+	int			rc;
+
+	if (!wal_grow((void **) &w->wpos, &w->wpos_cap, n, sizeof(*w->wpos)))
+		return wal_fail(w, WAL_ENOMEM, "out of memory for batch");
+	if (w->n_segs > 0)
+		c.run_off = w->segs[w->n_segs - 1].write_off;
+	for (size_t k = 0; k < n; k++)
+	{
+		rc = batch_add(w, &c, &w->ring[(first + k) & w->ring_mask], &w->wpos[k]);
+		if (rc != WAL_OK)
+			return rc;
+	}
+	if ((rc = finish_segment(w, &c)) != WAL_OK)
+		return rc;
+	pthread_rwlock_wrlock(&w->seg_lock);
+	if (!wal_grow((void **) &w->pos, &w->cap_pos, w->n_pos + n, sizeof(*w->pos)))
+	{
+		pthread_rwlock_unlock(&w->seg_lock);
+		return wal_fail(w, WAL_ENOMEM, "out of memory for the index");
+	}
+	if (w->n_pos == 0)
+		w->disk_first = w->ring[first & w->ring_mask].index;
+	memcpy(w->pos + w->n_pos, w->wpos, n * sizeof(*w->wpos));
+	w->n_pos += n;
+	pthread_rwlock_unlock(&w->seg_lock);
+	return WAL_OK;
+}
+
+/* Zeroes the records at pos[from..to), last first (crash-safe order). */
+static int
+zero_records_backward(struct wal *w, struct wal_seg *s, size_t from, size_t to)
+{
+	static const uint8_t zeros[65536];
+
+	for (size_t k = to; k-- > from;)
+	{
+		uint64_t	off = w->pos[k].off;
+		uint64_t	left = w->pos[k].size;
+
+		/* Within one record, high chunks first too. */
+		while (left > 0)
+		{
+			uint64_t	len = left > sizeof(zeros) ? sizeof(zeros) : left;
+
+			if (pwrite_all(s->fd, zeros, len, off + left - len) != 0)
+				return io_fail(w, "truncate write", s->first_index, off);
+			left -= len;
+		}
+	}
+	return WAL_OK;
+}
+
+/* Removes (and closes) segments segs[keep..n_segs), last first. */
+static int
+drop_segments_after(struct wal *w, size_t keep)
+{
+	while (w->n_segs > keep)
+	{
+		struct wal_seg s = w->segs[w->n_segs - 1];
+		char		name[WAL_SEG_NAME_LEN + 1];
+
+		pthread_rwlock_wrlock(&w->seg_lock);
+		w->n_segs--;
+		if (w->n_pos > 0 && w->disk_first + w->n_pos > s.first_index)
+			w->n_pos = s.first_index - w->disk_first;
+		pthread_rwlock_unlock(&w->seg_lock);
+		close(s.fd);
+		wal_segment_name(s.first_index, name);
+		if (unlinkat(w->dir_fd, name, 0) != 0 || wal_io.fsync(w->dir_fd) != 0)
+			return wal_fail(w, wal_errno_code(errno), "cannot remove %s/%s: %s",
+							w->dir, name, strerror(errno));
+	}
+	return WAL_OK;
+}
+
+/* Runs a truncate item: everything >= index goes, durably. */
+static int
+exec_truncate(struct wal *w, uint64_t index)
+{
+	struct wal_pos p;
+	struct wal_seg *s;
+	size_t		k,
+				from,
+				to;
+	int			rc;
+
+	if (w->n_pos == 0 || index >= w->disk_first + w->n_pos)
+		return WAL_OK;
+	if (index < w->disk_first)
+		return wal_set_error(WAL_ERANGE, "truncate at %llu below first index %llu",
+							 (unsigned long long) index,
+							 (unsigned long long) w->disk_first);
+	from = index - w->disk_first;
+	p = w->pos[from];
+	k = p.seg_id - w->seg_base_id;
+	if ((rc = drop_segments_after(w, k + 1)) != WAL_OK)
+		return rc;
+	s = &w->segs[k];
+	/* Unpublish first so that no reader sees half-zeroed records. */
+	to = w->n_pos;
+	pthread_rwlock_wrlock(&w->seg_lock);
+	w->n_pos = from;
+	pthread_rwlock_unlock(&w->seg_lock);
+	if ((rc = zero_records_backward(w, s, from, to)) != WAL_OK)
+		return rc;
+	if (sync_fd(w, s->fd) != 0)
+		return io_fail(w, "fdatasync", s->first_index, p.off);
+	s->write_off = p.off;
+	s->n_entries = index - s->first_index;
+	pgq_info("wal %s: truncated entries from index %llu", w->dir,
+			 (unsigned long long) index);
+	return WAL_OK;
+}
+
+/* Runs a compact item: deletes whole segments holding only entries < index. */
+static int
+exec_compact(struct wal *w, uint64_t index)
+{
+	size_t		k = 0;
+	uint64_t	drop_entries;
+
+	while (k + 1 < w->n_segs && w->segs[k + 1].first_index <= index)
+		k++;
+	if (k == 0)
+		return WAL_OK;
+	drop_entries = w->segs[k].first_index - w->segs[0].first_index;
+	for (size_t i = 0; i < k; i++)
+	{
+		char		name[WAL_SEG_NAME_LEN + 1];
+
+		wal_segment_name(w->segs[0].first_index, name);
+		pthread_rwlock_wrlock(&w->seg_lock);
+		close(w->segs[0].fd);
+		memmove(w->segs, w->segs + 1, (w->n_segs - 1) * sizeof(*w->segs));
+		w->n_segs--;
+		w->seg_base_id++;
+		pthread_rwlock_unlock(&w->seg_lock);
+		if (unlinkat(w->dir_fd, name, 0) != 0)
+			return wal_fail(w, wal_errno_code(errno), "cannot remove %s/%s: %s",
+							w->dir, name, strerror(errno));
+	}
+	pthread_rwlock_wrlock(&w->seg_lock);
+	PGQ_ASSERT(drop_entries <= w->n_pos);
+	memmove(w->pos, w->pos + drop_entries,
+			(w->n_pos - drop_entries) * sizeof(*w->pos));
+	w->n_pos -= drop_entries;
+	w->disk_first = w->segs[0].first_index;
+	pthread_rwlock_unlock(&w->seg_lock);
+	if (wal_io.fsync(w->dir_fd) != 0)
+		return wal_fail(w, wal_errno_code(errno), "fsync of %s: %s", w->dir,
+						strerror(errno));
+	pgq_info("wal %s: compacted %zu segments, first index now %llu", w->dir,
+			 k, (unsigned long long) w->disk_first);
+	return WAL_OK;
+}
+
+/* Runs one command item; called without q_lock; returns its result. */
+static int
+exec_command(struct wal *w, const struct wal_item *it)
+{
+	switch (it->kind)
+	{
+		case WAL_ITEM_TRUNCATE:
+			return exec_truncate(w, it->index);
+		case WAL_ITEM_COMPACT:
+			return exec_compact(w, it->index);
+		case WAL_ITEM_BARRIER:
+			return WAL_OK;
+		case WAL_ITEM_APPEND:
+			break;
+	}
+	PGQ_UNREACHABLE();
+}
+
+/* With q_lock held: consecutive appends from head, within batch bounds. */
+static size_t
+batch_count(struct wal *w)
+{
+	size_t		n = 0;
+	uint64_t	bytes = 0;
+
+	while (w->head + n < w->tail && n < w->opt.batch_max_entries)
+	{
+		const struct wal_item *it = &w->ring[(w->head + n) & w->ring_mask];
+
+		if (it->kind != WAL_ITEM_APPEND ||
+			(n > 0 && bytes + it->len > w->opt.batch_max_bytes))
+			break;
+		bytes += it->len;
+		n++;
+	}
+	return n;
+}
+
+/* With q_lock held: pops n items, publishing the outcome. */
+static void
+pop_items(struct wal *w, size_t n, bool batch_ok)
+{
+	uint64_t	before = w->persisted;
+
+	for (size_t k = 0; k < n; k++)
+	{
+		struct wal_item *it = &w->ring[w->head & w->ring_mask];
+
+		if (it->kind == WAL_ITEM_APPEND)
+		{
+			w->q_entries--;
+			w->q_bytes -= it->len;
+			if (batch_ok)
+				__atomic_store_n(&w->persisted, it->index, __ATOMIC_RELEASE);
+		}
+		free(it->payload);
+		it->payload = NULL;
+		w->head++;
+	}
+	if (batch_ok && n > 0)
+	{
+		w->st.batches++;
+		w->st.batched_entries += n;
+	}
+	pthread_cond_broadcast(&w->q_space);
+	pthread_cond_broadcast(&w->q_done);
+	if (w->persisted > before)
+		wal_wake_persisted(w, before, w->persisted);
+}
+
+/* With q_lock held: one command; drops and retakes the lock. */
+static void
+run_command(struct wal *w)
+{
+	struct wal_item *it = &w->ring[w->head & w->ring_mask];
+	bool		failed = w->failed;
+	int			rc;
+
+	pthread_mutex_unlock(&w->q_lock);
+	rc = failed ? WAL_EFAILED : exec_command(w, it);
+	pthread_mutex_lock(&w->q_lock);
+	if (it->kind == WAL_ITEM_TRUNCATE && rc == WAL_OK &&
+		w->persisted >= it->index)
+		__atomic_store_n(&w->persisted, it->index - 1, __ATOMIC_RELEASE);
+	if (it->kind == WAL_ITEM_COMPACT && rc == WAL_OK && w->view_first != 0 &&
+		w->view_first < w->disk_first && w->n_pos > 0)
+		w->view_first = w->disk_first;
+	if (rc != WAL_OK && it->kind == WAL_ITEM_COMPACT)
+		pgq_warn("wal %s: compaction failed: %s", w->dir, wal_errmsg());
+	if (it->waiter)
+	{
+		it->waiter->rc = w->failed ? WAL_EFAILED : rc;
+		it->waiter->done = true;
+	}
+	pop_items(w, 1, false);
+}
+
+void *
+wal_writer_main(void *arg)
+{
+	struct wal *w = arg;
+
+	pthread_mutex_lock(&w->q_lock);
+	for (;;)
+	{
+		size_t		n;
+		int			rc;
+		uint64_t	persisted;
+		bool		failed;
+
+		while (w->head == w->tail && !w->stopping)
+			pthread_cond_wait(&w->q_work, &w->q_lock);
+		if (w->head == w->tail)
+			break;
+		if (w->ring[w->head & w->ring_mask].kind != WAL_ITEM_APPEND)
+		{
+			run_command(w);
+			continue;
+		}
+		n = batch_count(w);
+		failed = w->failed;
+		pthread_mutex_unlock(&w->q_lock);
+		rc = failed ? WAL_EFAILED : write_batch(w, w->head, n);
+		pthread_mutex_lock(&w->q_lock);
+		pop_items(w, n, rc == WAL_OK);
+		persisted = w->persisted;
+		if (rc == WAL_OK)
+		{
+			pthread_mutex_unlock(&w->q_lock);
+			notify(w, persisted, false);
+			pthread_mutex_lock(&w->q_lock);
+		}
+	}
+	pthread_mutex_unlock(&w->q_lock);
+	return NULL;
+}
