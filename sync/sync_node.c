@@ -170,8 +170,8 @@ hs_save(struct sync_node *node, const struct sync_hard_state *hs)
 		w.members[i].voter = cfg->nodes[i].role == SYNC_VOTER;
 		if (a != NULL)
 		{
-			snprintf(w.members[i].peer_addr, WAL_ADDR_MAX, "%s:%u", a->peer.host, a->peer.port);
-			snprintf(w.members[i].client_addr, WAL_ADDR_MAX, "%s:%u", a->client.host, a->client.port);
+			snprintf(w.members[i].peer_addr, WAL_ADDR_MAX, "%.100s:%u", a->peer.host, a->peer.port);
+			snprintf(w.members[i].client_addr, WAL_ADDR_MAX, "%.100s:%u", a->client.host, a->client.port);
 		}
 		w.n_members++;
 	}

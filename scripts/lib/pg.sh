@@ -62,8 +62,8 @@ CONF
 
 pg_start() {
 	local data=$1
-	pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$data.log" -w -t 60 start >/dev/null ||
-		{ tail -20 "$data.log" >&2; return 1; }
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ||
+		{ tail -20 "$data/server.log" >&2; return 1; }
 }
 
 # Stop a server of ours; immediate, as the project's rules ask.

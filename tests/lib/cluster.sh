@@ -1,0 +1,40 @@
+# tests/lib/cluster.sh: helpers for tests that drive a cluster through the
+# nodes' control sockets.  Source after tap.sh and `source DIR/cluster.env`.
+
+pgqctl() { "$PGQ_TOP/scripts/pgqctl" --timeout "${PGQCTL_TIMEOUT:-10}" "$@"; }
+
+# ctl_sock I: control socket of node I (1-based).
+ctl_sock() { local s; read -r -a s <<< "$PGQ_CONTROL"; echo "${s[$1-1]}"; }
+
+# field LINE KEY: the value of key=value in a status line.
+field() { sed -n "s/.*\b$2=\([^ ;]*\).*/\1/p" <<< "$1"; }
+
+# node_status I: node I's status line, or nothing if it is down.
+node_status() { pgqctl "$(ctl_sock "$1")" status 2>/dev/null; }
+
+# find_primary [SECONDS]: the id of the node all live nodes agree leads, in
+# the highest term; prints nothing on timeout.
+find_primary() {
+	local deadline=$((SECONDS + ${1:-15})) i st leader
+	while ((SECONDS < deadline)); do
+		for ((i = 1; i <= PGQ_N; i++)); do
+			st=$(node_status "$i") || continue
+			if [[ $(field "$st" role) == primary ]]; then
+				echo "$i"; return 0
+			fi
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_applied I INDEX [SECONDS]: until node I has applied INDEX.
+wait_applied() {
+	local deadline=$((SECONDS + ${3:-15})) st
+	while ((SECONDS < deadline)); do
+		st=$(node_status "$1")
+		[[ -n $st && $(field "$st" applied) -ge $2 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
