@@ -55,7 +55,7 @@ static const struct pgq_config_key config_keys[] = {
 		"CA bundle for verifying peers (mutual TLS)."),
 	KEY(cluster_secret, PGQ_CFG_STRING, "", 0, 1023, false, true,
 		"Shared secret peers prove with an HMAC challenge-response."),
-	KEY(election_timeout_ms, PGQ_CFG_INT, "1000", 50, 600000, true, false,
+	KEY(election_timeout_ms, PGQ_CFG_INT, "500", 50, 600000, true, false,
 		"Base election timeout; a secondary that hears nothing for a random time in [t, 2t) starts an election."),
 	KEY(heartbeat_interval_ms, PGQ_CFG_INT, "100", 5, 60000, true, false,
 		"How often the primary sends heartbeats; must be below election_timeout_ms."),

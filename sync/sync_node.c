@@ -488,6 +488,13 @@ on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 			break;
 		}
 	}
+	/*
+	 * The core's clock moves only with ticks: bring it to now first, so
+	 * that a decision such as the leader lease on a pre-vote is taken on
+	 * the current time, not on the time of the last timer.
+	 */
+	sync_core_tick(node->core, now_ms(), &u);
+	handle_update(node, &u);
 	sync_core_step(node->core, &msg, &u);
 	handle_update(node, &u);
 }

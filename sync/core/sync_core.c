@@ -192,8 +192,13 @@ core_next_tick(const struct sync_core *c)
 {
 	uint64_t	t;
 
+	/*
+	 * A message pushed the election deadline back (elect_reset_deadline):
+	 * ask for a tick at once, so the deadline is recomputed from the time
+	 * of that message rather than from whenever the next timer fires.
+	 */
 	if (c->role != SYNC_PRIMARY)
-		return c->election_deadline;
+		return c->reset_at_tick ? c->now_ms : c->election_deadline;
 	t = c->heartbeat_deadline;
 	if (c->opts.check_quorum && c->quorum_deadline < t)
 		t = c->quorum_deadline;

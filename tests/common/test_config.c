@@ -85,7 +85,7 @@ test_valid(void **state)
 	assert_int_equal(cfg.log_level, PGQ_LOG_DEBUG);
 	assert_false(cfg.idle_commit_notify);
 	assert_int_equal(cfg.wal_segment_size, 16 << 20);
-	assert_int_equal(cfg.election_timeout_ms, 1000);
+	assert_int_equal(cfg.election_timeout_ms, 500);
 	assert_int_equal(cfg.n_nodes, 3);
 	assert_string_equal(cfg.nodes[2].peer.host, "::1");
 	assert_int_equal(cfg.nodes[2].peer.port, 7003);
