@@ -349,6 +349,23 @@ test_garbage_refused(void **state)
 	assert_int_equal(send(fd, badcrc, sizeof(badcrc), 0), (ssize_t) sizeof(badcrc));
 	assert_true(raw_closed_by_node(fd));
 	close(fd);
+
+	/* A valid frame of a version this node does not know. */
+	sync_frame_start(badcrc, SYNC_FRAME_AUTH);
+	badcrc[SYNC_FRAME_HEADER_SIZE] = SYNC_FRAME_VERSION + 1;
+	memcpy(badcrc + SYNC_FRAME_PREFIX_SIZE, "abcd", 4);
+	sync_frame_finish(badcrc, 4);
+	{
+		struct sync_frame frame;
+		size_t		used;
+
+		assert_int_equal(sync_frame_decode(badcrc, sizeof(badcrc), 1024, &frame, &used),
+						 SYNC_FRAME_BAD_VERSION);
+	}
+	fd = raw_connect(1);
+	assert_int_equal(send(fd, badcrc, sizeof(badcrc), 0), (ssize_t) sizeof(badcrc));
+	assert_true(raw_closed_by_node(fd));
+	close(fd);
 	still_works();
 }
 
