@@ -21,6 +21,7 @@
 #include "common/pgq_buf.h"
 #include "common/pgq_log.h"
 #include "node/control.h"
+#include "sync/applier.h"
 #include "sync/sync_node.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
@@ -128,8 +129,16 @@ static void
 cmd_propose(struct client *c, const char *arg)
 {
 	struct sync_node_info info;
-	int			rc = sync_node_propose(c->ctl->node, arg, (uint32_t) strlen(arg),
-									   on_proposal_done, c);
+	size_t		len = strlen(arg);
+	char	   *buf = malloc(len + 1);
+	int			rc;
+
+	/* A test entry: the applier skips payloads that start with 0. */
+	PGQ_ASSERT(buf != NULL);
+	buf[0] = APPLIER_OPAQUE_PREFIX;
+	memcpy(buf + 1, arg, len);
+	rc = sync_node_propose(c->ctl->node, buf, (uint32_t) len + 1, on_proposal_done, c);
+	free(buf);
 
 	if (rc == 0)
 	{
@@ -164,8 +173,14 @@ cmd_read(struct client *c, const char *arg)
 		reply(c, "error no-entry");
 		return;
 	}
-	reply(c, "entry index=%" PRIu64 " term=%" PRIu64 " type=%u len=%ld payload=%.*s",
-		  index, term, type, len, (int) (len < (long) sizeof(buf) ? len : (long) sizeof(buf)), buf);
+	{
+		/* Test entries carry a leading 0 byte (see cmd_propose). */
+		int			skip = len > 0 && buf[0] == APPLIER_OPAQUE_PREFIX;
+		int			shown = (int) (len < (long) sizeof(buf) ? len : (long) sizeof(buf)) - skip;
+
+		reply(c, "entry index=%" PRIu64 " term=%" PRIu64 " type=%u len=%ld payload=%.*s",
+			  index, term, type, len, shown, buf + skip);
+	}
 }
 
 static void

@@ -9,6 +9,7 @@ pgquorum_SOURCES = \
 pgquorum_LDADD = \
 	proxy/libpgq_proxy.a \
 	sync/libpgq_sync.a \
+	sync/libpgq_capture.a \
 	sync/core/libpgq_sync_core.a \
 	wal/libpgq_wal.a \
 	common/libpgq_common.a \

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "node/control.h"
 #include "node/pidfile.h"
 #include "proxy/proxy.h"
+#include "sync/applier.h"
 #include "sync/sync_node.h"
 
 #define EXIT_CONFIG 2
@@ -36,6 +38,7 @@ struct node
 	struct pgq_config *cfg;		/* owned; replaced on reload */
 	struct proxy *proxy;
 	struct sync_node *sync;
+	struct applier *applier;
 	struct control *control;
 	ev_signal	sigterm;
 	ev_signal	sigint;
@@ -168,11 +171,31 @@ make_data_dir(const char *path)
 	return -1;
 }
 
+/* The replication loop hands a committed entry to the applier. */
+static bool
+on_apply(void *arg, uint64_t index, uint64_t term, const void *payload, uint32_t len)
+{
+	struct node *node = arg;
+
+	return applier_submit(node->applier, index, payload, len);
+}
+
+/* The applier made entries durable in the local server. */
+static void
+on_applied(void *arg, uint64_t applied)
+{
+	struct node *node = arg;
+
+	if (node->sync != NULL)
+		sync_node_applied(node->sync, applied);
+}
+
 static int
 node_start(struct node *node)
 {
 	char		err[1024];
 	char		path[4200];
+	uint64_t	applied = 0;
 
 	if (apply_logging(node->cfg) < 0 || make_data_dir(node->cfg->data_dir) < 0)
 		return -1;
@@ -185,7 +208,15 @@ node_start(struct node *node)
 		}
 		node->pidfile_written = true;
 	}
-	node->sync = sync_node_start(node->loop, node->cfg, NULL, NULL, err, sizeof(err));
+	node->applier = applier_start(node->loop, node->cfg->postgres_conninfo, node->cfg->node_id,
+								  on_applied, node, &applied, err, sizeof(err));
+	if (node->applier == NULL)
+	{
+		pgq_fatal("%s", err);
+		return -1;
+	}
+	pgq_info("the local server has applied the log through index %" PRIu64, applied);
+	node->sync = sync_node_start(node->loop, node->cfg, on_apply, node, applied, err, sizeof(err));
 	if (node->sync == NULL)
 	{
 		pgq_fatal("%s", err);
@@ -226,6 +257,9 @@ node_stop(struct node *node)
 	if (node->sync != NULL)
 		sync_node_stop(node->sync);
 	node->sync = NULL;
+	if (node->applier != NULL)
+		applier_stop(node->applier);
+	node->applier = NULL;
 	if (node->pidfile_written)
 		pgq_pidfile_remove(node->cfg->pid_file);
 	pgq_info("pgquorum stopped");

@@ -7,3 +7,4 @@ sync_libpgq_sync_a_SOURCES = \
 	sync/peer.c sync/peer.h \
 	sync/peer_codec.c sync/peer_codec.h
 sync_libpgq_sync_a_SOURCES += sync/sync_node.c sync/sync_node.h
+sync_libpgq_sync_a_SOURCES += sync/applier.c sync/applier.h

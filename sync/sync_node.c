@@ -60,7 +60,11 @@ struct sync_node
 	ev_io		wal_io;
 	uint64_t	persisted;		/* what the core was last told */
 	uint64_t	commit;
-	uint64_t	applied;
+	uint64_t	handed;			/* last index handed on (all types) */
+	uint64_t	normal_handed;	/* last NORMAL index handed to the applier */
+	uint64_t	reported;		/* last index the applier made durable */
+	uint64_t	applied;		/* effective: reported, or handed when
+								 * only no-ops/configs lie between */
 	uint32_t	role;
 	uint64_t	term;
 	uint64_t	leader;
@@ -324,30 +328,54 @@ resolve_pending(struct sync_node *node, bool lost)
 	node->n_pending -= done;
 }
 
-/* Apply committed entries that are durable here, in order, once. */
+/* Hand committed entries that are durable here to the applier, in order. */
 static void
 apply_committed(struct sync_node *node)
 {
 	uint64_t	limit = node->commit < node->persisted ? node->commit : node->persisted;
+	bool		full = false;
 
-	while (node->applied < limit)
+	while (node->handed < limit && !full)
 	{
 		struct wal_entry *e;
 		size_t		n;
-		int			rc = wal_read(node->wal, node->applied + 1, limit, 4u << 20, &e, &n);
+		int			rc = wal_read(node->wal, node->handed + 1, limit, 4u << 20, &e, &n);
 
 		if (rc != WAL_OK)
 			node_fatal("could not read committed entries to apply", rc);
-		for (size_t k = 0; k < n; k++)
+		for (size_t k = 0; k < n && !full; k++)
 		{
-			PGQ_ASSERT(e[k].index == node->applied + 1);
-			if (e[k].type == SYNC_ENTRY_NORMAL && node->apply != NULL)
-				node->apply(node->apply_arg, e[k].index, e[k].term, e[k].payload, e[k].length);
-			node->applied = e[k].index;
+			PGQ_ASSERT(e[k].index == node->handed + 1);
+			bool		normal = e[k].type == SYNC_ENTRY_NORMAL && node->apply != NULL;
+
+			if (normal && !node->apply(node->apply_arg, e[k].index, e[k].term,
+									   e[k].payload, e[k].length))
+				full = true;
+			else
+			{
+				node->handed = e[k].index;
+				if (normal)
+					node->normal_handed = e[k].index;
+			}
 		}
 		wal_entries_free(e, n);
 	}
+	/* No-ops and configs, which the applier never sees, count as applied
+	 * once every entry it was handed before them is. */
+	if (node->apply == NULL || node->reported >= node->normal_handed)
+		node->applied = node->handed;
+	else
+		node->applied = node->reported;
 	resolve_pending(node, false);
+}
+
+void
+sync_node_applied(struct sync_node *node, uint64_t index)
+{
+	if (index > node->reported)
+		node->reported = index;
+	if (!node->in_update)
+		apply_committed(node);
 }
 
 static void
@@ -549,6 +577,7 @@ start_core(struct sync_node *node, char *err, size_t errlen)
 	opts.storage.ctx = node;
 	opts.storage.read = storage_read;
 	boot.first_index = wal_first_index(node->wal) ? wal_first_index(node->wal) : 1;
+	boot.applied = node->applied;
 	boot.now_ms = now_ms();
 	rc = sync_core_create(&node->core, &opts, &boot);
 	if (rc != SYNC_OK)
@@ -561,7 +590,8 @@ start_core(struct sync_node *node, char *err, size_t errlen)
 
 struct sync_node *
 sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
-				sync_node_apply_cb apply, void *apply_arg, char *err, size_t errlen)
+				sync_node_apply_cb apply, void *apply_arg, uint64_t applied,
+				char *err, size_t errlen)
 {
 	struct sync_node *node = calloc(1, sizeof(*node));
 	struct wal_options wo;
@@ -573,6 +603,7 @@ sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 	node->cfg = cfg;
 	node->apply = apply;
 	node->apply_arg = apply_arg;
+	node->handed = node->normal_handed = node->reported = node->applied = applied;
 	node->pending = calloc(MAX_PENDING, sizeof(*node->pending));
 	PGQ_ASSERT(node->pending != NULL);
 	pgq_buf_init(&node->sendbuf, MAX_FRAME_BYTES);
@@ -586,6 +617,12 @@ sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 		free(node->pending);
 		free(node);
 		return NULL;
+	}
+	if (applied > wal_last_index(node->wal))
+	{
+		pgq_warn("the local server has applied through index %" PRIu64 " but the log ends at %" PRIu64
+				 "; starting from the log's end", applied, wal_last_index(node->wal));
+		node->handed = node->normal_handed = node->reported = node->applied = wal_last_index(node->wal);
 	}
 	if (start_core(node, err, errlen) < 0 || start_peers(node, err, errlen) < 0)
 	{

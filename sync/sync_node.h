@@ -7,6 +7,7 @@
  *
  * INTERFACE ROUTINES
  *	sync_node_start		- open the log, boot the core, connect to peers
+ *	sync_node_applied	- the applier reports its durable progress
  *	sync_node_propose	- append one entry on the primary; a callback
  *						  reports when it is committed and applied, or lost
  *	sync_node_status	- role, term, indexes, per-peer contact, for views
@@ -44,9 +45,13 @@ enum sync_node_result
 typedef void (*sync_node_done_cb) (void *arg, enum sync_node_result result,
 								   uint64_t index);
 
-/* Called for each committed NORMAL entry, in log order, exactly once per
- * run (the write path's applier).  payload borrowed until return. */
-typedef void (*sync_node_apply_cb) (void *arg, uint64_t index, uint64_t term,
+/*
+ * Called for each committed NORMAL entry, in log order, once per run (the
+ * applier).  payload borrowed until return.  Returns false when it cannot
+ * take the entry now: the node hands it again after the next
+ * sync_node_applied().  With no apply callback, handing is applying.
+ */
+typedef bool (*sync_node_apply_cb) (void *arg, uint64_t index, uint64_t term,
 									const void *payload, uint32_t len);
 
 struct sync_node_peer_info
@@ -76,9 +81,15 @@ struct sync_node_info
 	struct sync_node_peer_info peers[9];
 };
 
+/*
+ * applied: the index the local server has applied through (entries are
+ * handed from applied + 1 on).
+ */
 struct sync_node *sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 								  sync_node_apply_cb apply, void *apply_arg,
-								  char *err, size_t errlen);
+								  uint64_t applied, char *err, size_t errlen);
+/* The applier has applied (durably) through index. */
+void		sync_node_applied(struct sync_node *node, uint64_t index);
 /*
  * Propose one entry (payload copied).  cb runs later on the loop, exactly
  * once, unless this returns nonzero (then it never runs): NOT_PRIMARY or

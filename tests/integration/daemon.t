@@ -6,7 +6,11 @@
 source "$(dirname "$0")/../lib/tap.sh"
 
 d=$(scratch_dir)
-read -r cport pport <<< "$(pg_free_ports 2)"
+read -r cport pport pgport <<< "$(pg_free_ports 3)"
+pg_init "$d/pg" "$pgport" "$d/s" && pg_start "$d/pg"
+ok $? "a PostgreSQL server for the node"
+at_exit "pg_stop '$d/pg'"
+conninfo="host=$d/s port=$pgport user=postgres dbname=postgres"
 conf=$d/node.conf
 write_conf() {
 	cat > "$conf" <<CONF
@@ -14,7 +18,7 @@ write_conf() {
 node_id = 1
 listen_port = $cport
 peer_listen_port = $pport
-postgres_conninfo = 'host=127.0.0.1 port=1 dbname=postgres'
+postgres_conninfo = '$conninfo'
 data_dir = $d/data
 log_file = $d/node.log
 pid_file = $d/node.pid
@@ -40,6 +44,15 @@ like "$out" "$conf:10: no_such_key: unknown configuration key" "unknown key name
 
 write_conf info ""
 out=$("$PGQ" --check "$conf" 2>&1); ok $? "--check accepts a valid file"
+
+# A node whose server is down refuses to start and says why.
+saved=$conninfo; conninfo="host=127.0.0.1 port=1 user=postgres dbname=postgres"
+write_conf info ""
+out=$(timeout 20 "$PGQ" "$conf" 2>&1); rc=$?
+is $rc 1 "local server unreachable: exit status 1"
+like "$(cat "$d/node.log")" "could not connect to database" "the log says the local server is unreachable"
+conninfo=$saved; rm -f "$d/node.log"
+write_conf info ""
 
 "$PGQ" "$conf" >"$d/out" 2>&1 &
 pid=$!

@@ -1,0 +1,732 @@
+/*
+ * applier.c
+ *	  Apply committed entries to the local PostgreSQL.  See applier.h.
+ *
+ * The worker takes queued entries in order and keeps one PostgreSQL
+ * transaction open across as many as it may batch; end_batch() records
+ * the last index of the batch as the origin's position and commits.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <libpq-fe.h>
+
+#include "common/pgq_assert.h"
+#include "common/pgq_log.h"
+#include "sync/applier.h"
+#include "sync/txn_apply_sql.h"
+#include "sync/txn_codec.h"
+
+#define ORIGIN_NAME "pgquorum"
+#define MAX_DATABASES 64
+
+struct item
+{
+	struct item *next;
+	uint64_t	index;
+	uint32_t	len;
+	uint8_t		data[];
+};
+
+struct dbconn
+{
+	char		name[TXN_NAME_MAX + 1];
+	PGconn	   *conn;
+};
+
+struct applier
+{
+	struct ev_loop *loop;
+	ev_async	async;
+	applier_done_cb cb;
+	void	   *cb_arg;
+	pthread_t	thread;
+	bool		thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct item *head;
+	struct item *tail;
+	size_t		queued_bytes;
+	bool		stopping;
+	_Atomic uint64_t applied;
+	_Atomic bool failed;
+	char		failure[512];
+	/* worker state */
+	char	   *conninfo;
+	char		gid_prefix[32];
+	struct dbconn dbs[MAX_DATABASES];
+	int			n_dbs;
+	PGconn	   *origin_owner;	/* the connection holding the origin */
+	PGconn	   *txn_conn;		/* connection with an open batch, or NULL */
+	uint64_t	txn_last;		/* last index inside the open batch */
+	bool		txn_partial;	/* a multi-chunk transaction is open */
+	uint64_t	unrecorded;		/* applied, position not yet recorded */
+	struct txn_sql sql;
+	struct txn_change_iter *iter;	/* large: heap */
+};
+
+static void
+fail(struct applier *a, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct applier *a, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->failure, sizeof(a->failure), fmt, ap);
+	va_end(ap);
+	pgq_error("applier stopped: %s; this node applies nothing more until it is fixed", a->failure);
+	atomic_store(&a->failed, true);
+}
+
+static uint64_t
+lsn_to_index(const char *lsn)
+{
+	unsigned	hi;
+	unsigned	lo;
+
+	if (lsn == NULL || sscanf(lsn, "%X/%X", &hi, &lo) != 2)
+		return 0;
+	return (uint64_t) hi << 32 | lo;
+}
+
+static void
+index_to_lsn(uint64_t index, char *buf, size_t len)
+{
+	snprintf(buf, len, "%X/%X", (unsigned) (index >> 32), (unsigned) index);
+}
+
+/* Run sql; returns 0, or -1 after fail().  expect: PGRES_COMMAND_OK etc. */
+static int
+exec(struct applier *a, PGconn *conn, const char *sql, ExecStatusType expect)
+{
+	PGresult   *res = PQexec(conn, sql);
+	int			rc = PQresultStatus(res) == expect ? 0 : -1;
+
+	if (rc < 0)
+		fail(a, "\"%.200s\" failed: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
+static int
+exec_param(struct applier *a, PGconn *conn, const char *sql, const char *param)
+{
+	PGresult   *res = PQexecParams(conn, sql, 1, NULL, &param, NULL, NULL, 0);
+	int			rc = PQresultStatus(res) == PGRES_TUPLES_OK ||
+		PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc < 0)
+		fail(a, "\"%.200s\" failed: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
+static PGconn *
+connect_db(struct applier *a, const char *db)
+{
+	const char *keys[] = {"dbname", "dbname", "application_name", NULL};
+	const char *vals[] = {a->conninfo, db, "pgquorum applier", NULL};
+	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fail(a, "could not connect to database \"%s\": %s", db ? db : "(default)",
+			 PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	/*
+	 * As PostgreSQL's own apply workers: no user triggers or FK checks on
+	 * replayed rows (they ran on the primary), and the text forms the
+	 * capture produced parse back exactly.
+	 */
+	if (exec(a, conn, "SET session_replication_role = replica; SET DateStyle = ISO; "
+			 "SET IntervalStyle = postgres; SET extra_float_digits = 3; "
+			 "SET statement_timeout = 0; SET lock_timeout = 0", PGRES_COMMAND_OK) < 0)
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* The connection for database db (connected on first use). */
+static PGconn *
+lookup_conn(struct applier *a, const char *db)
+{
+	PGconn	   *conn;
+
+	for (int i = 0; i < a->n_dbs; i++)
+		if (strcmp(a->dbs[i].name, db) == 0)
+			return a->dbs[i].conn;
+	if (a->n_dbs == MAX_DATABASES)
+	{
+		fail(a, "more than %d databases", MAX_DATABASES);
+		return NULL;
+	}
+	conn = connect_db(a, db);
+	if (conn == NULL)
+		return NULL;
+	snprintf(a->dbs[a->n_dbs].name, sizeof(a->dbs[0].name), "%s", db);
+	a->dbs[a->n_dbs++].conn = conn;
+	return conn;
+}
+
+/*
+ * Move the origin session to conn: only one session may hold it, and the
+ * commits of the session that holds it are the ones that record progress.
+ * Never called while a batch is open on another connection.
+ */
+static int
+take_origin(struct applier *a, PGconn *conn)
+{
+	if (a->origin_owner == conn)
+		return 0;
+	PGQ_ASSERT(a->txn_conn == NULL || a->txn_conn == conn);
+	if (a->origin_owner != NULL &&
+		exec(a, a->origin_owner, "SELECT pg_replication_origin_session_reset()", PGRES_TUPLES_OK) < 0)
+		return -1;
+	a->origin_owner = NULL;
+	if (exec(a, conn, "SELECT pg_replication_origin_session_setup('" ORIGIN_NAME "')",
+			 PGRES_TUPLES_OK) < 0)
+		return -1;
+	a->origin_owner = conn;
+	return 0;
+}
+
+static PGconn *
+conn_for(struct applier *a, const char *db)
+{
+	PGconn	   *conn = lookup_conn(a, db);
+
+	return conn != NULL && take_origin(a, conn) == 0 ? conn : NULL;
+}
+
+/* Mark the next commit on conn as having applied through index. */
+static int
+set_position(struct applier *a, PGconn *conn, uint64_t index)
+{
+	char		lsn[32];
+
+	index_to_lsn(index, lsn, sizeof(lsn));
+	return exec_param(a, conn, "SELECT pg_replication_origin_xact_setup($1::pg_lsn, now())", lsn);
+}
+
+/* Commit the open batch with its last index as the origin's position. */
+static int
+end_batch(struct applier *a)
+{
+	PGconn	   *conn = a->txn_conn;
+
+	if (conn == NULL)
+		return 0;
+	PGQ_ASSERT(!a->txn_partial);
+	a->txn_conn = NULL;
+	if (set_position(a, conn, a->txn_last) < 0 || exec(a, conn, "COMMIT", PGRES_COMMAND_OK) < 0)
+		return -1;
+	a->unrecorded = 0;
+	atomic_store(&a->applied, a->txn_last);
+	return 0;
+}
+
+/*
+ * Record the position of entries that wrote nothing: a transactional
+ * logical message makes the commit write a record, which carries it.
+ */
+static int
+record_position(struct applier *a, uint64_t index)
+{
+	PGconn	   *conn = a->origin_owner ? a->origin_owner : conn_for(a, "postgres");
+
+	if (conn == NULL || exec(a, conn, "BEGIN", PGRES_COMMAND_OK) < 0 ||
+		set_position(a, conn, index) < 0 ||
+		exec(a, conn, "SELECT pg_logical_emit_message(true, 'pgquorum.applied', '')", PGRES_TUPLES_OK) < 0 ||
+		exec(a, conn, "COMMIT", PGRES_COMMAND_OK) < 0)
+		return -1;
+	a->unrecorded = 0;
+	atomic_store(&a->applied, index);
+	return 0;
+}
+
+static void
+entry_db(const struct txn_entry *e, char *db, size_t len)
+{
+	snprintf(db, len, "%.*s", (int) e->dbname.len, e->dbname.p);
+}
+
+/* Open (or continue) the batch on the entry's database. */
+static PGconn *
+batch_conn(struct applier *a, const struct txn_entry *e)
+{
+	char		db[TXN_NAME_MAX + 1];
+	PGconn	   *conn;
+
+	entry_db(e, db, sizeof(db));
+	conn = lookup_conn(a, db);
+	if (conn == NULL)
+		return NULL;
+	if (a->txn_conn != NULL && a->txn_conn != conn && end_batch(a) < 0)
+		return NULL;
+	if (take_origin(a, conn) < 0)
+		return NULL;
+	if (a->txn_conn == NULL)
+	{
+		if (exec(a, conn, "BEGIN", PGRES_COMMAND_OK) < 0)
+			return NULL;
+		a->txn_conn = conn;
+	}
+	return conn;
+}
+
+/* Run the statement a->sql holds on conn; check the row count. */
+static int
+run_sql(struct applier *a, PGconn *conn)
+{
+	const struct txn_sql *s = &a->sql;
+	PGresult   *res = PQexecParams(conn, txn_sql_text(s), s->n_params, s->types,
+								   s->values, s->lengths, s->formats, 0);
+	ExecStatusType st = PQresultStatus(res);
+	int			rc = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+	{
+		fail(a, "applying \"%.200s\" failed: %s", txn_sql_text(s), PQresultErrorMessage(res));
+		rc = -1;
+	}
+	else if (s->expect_rows >= 0 && atoi(PQcmdTuples(res)) != s->expect_rows)
+	{
+		fail(a, "applying \"%.200s\" touched %s rows, the primary touched %d: the servers have diverged",
+			 txn_sql_text(s), PQcmdTuples(res), s->expect_rows);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Is gid a transaction this node prepared that is still pending here? */
+static int
+prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
+{
+	char		gid[TXN_NAME_MAX + 1];
+	const char *param = gid;
+	PGresult   *res;
+	int			found;
+
+	snprintf(gid, sizeof(gid), "%.*s", (int) e->gid.len, e->gid.p);
+	if (strncmp(gid, a->gid_prefix, strlen(a->gid_prefix)) != 0)
+		return 0;
+	res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_prepared_xacts WHERE gid = $1",
+					   1, NULL, &param, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fail(a, "looking up prepared transaction %s: %s", gid, PQresultErrorMessage(res));
+		found = -1;
+	}
+	else
+		found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}
+
+/* COMMIT PREPARED or ROLLBACK PREPARED of e's gid, recording index. */
+static int
+finish_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e,
+				uint64_t index, const char *verb)
+{
+	char		sql[64 + 2 * TXN_NAME_MAX];
+	char	   *lit = PQescapeLiteral(conn, e->gid.p, e->gid.len);
+	int			rc;
+
+	if (lit == NULL)
+	{
+		fail(a, "could not quote gid: %s", PQerrorMessage(conn));
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "%s %s", verb, lit);
+	PQfreemem(lit);
+	rc = set_position(a, conn, index);
+	if (rc == 0)
+		rc = exec(a, conn, sql, PGRES_COMMAND_OK);
+	if (rc == 0)
+	{
+		a->unrecorded = 0;
+		atomic_store(&a->applied, index);
+	}
+	return rc;
+}
+
+static int
+apply_changes(struct applier *a, PGconn *conn, const struct txn_entry *e)
+{
+	struct txn_change c;
+	const char *err = NULL;
+	int			rc;
+
+	txn_change_iter_init(a->iter, e);
+	while ((rc = txn_change_next(a->iter, &c, &err)) == 1)
+	{
+		err = txn_sql_change(&a->sql, e, &c);
+		if (err != NULL)
+		{
+			fail(a, "cannot apply a change: %s", err);
+			return -1;
+		}
+		if (run_sql(a, conn) < 0)
+			return -1;
+	}
+	if (rc < 0)
+		fail(a, "malformed changes: %s", err);
+	return rc;
+}
+
+static int
+apply_chunk(struct applier *a, uint64_t index, const struct txn_entry *e)
+{
+	bool		final = (e->flags & TXN_FLAG_FINAL) != 0;
+	char		db[TXN_NAME_MAX + 1];
+	PGconn	   *conn;
+	int			here;
+
+	entry_db(e, db, sizeof(db));
+	if (!a->txn_partial)
+	{
+		if ((conn = lookup_conn(a, db)) == NULL || (here = prepared_here(a, conn, e)) < 0)
+			return -1;
+		if (here)
+			return end_batch(a) < 0 || take_origin(a, conn) < 0 ? -1 :
+				finish_prepared(a, conn, e, index, "COMMIT PREPARED");
+		/* A transaction of several chunks gets a batch of its own. */
+		if (!final && end_batch(a) < 0)
+			return -1;
+	}
+	if ((conn = batch_conn(a, e)) == NULL || apply_changes(a, conn, e) < 0)
+		return -1;
+	a->txn_partial = !final;
+	a->txn_last = index;
+	return 0;
+}
+
+static int
+apply_abort(struct applier *a, uint64_t index, const struct txn_entry *e)
+{
+	char		db[TXN_NAME_MAX + 1];
+	PGconn	   *conn;
+	int			here;
+
+	if (a->txn_partial)
+	{
+		PGconn	   *open = a->txn_conn;
+
+		a->txn_conn = NULL;
+		a->txn_partial = false;
+		if (exec(a, open, "ROLLBACK", PGRES_COMMAND_OK) < 0)
+			return -1;
+	}
+	if (end_batch(a) < 0)
+		return -1;
+	entry_db(e, db, sizeof(db));
+	if ((conn = conn_for(a, db)) == NULL || (here = prepared_here(a, conn, e)) < 0)
+		return -1;
+	if (here)
+		return finish_prepared(a, conn, e, index, "ROLLBACK PREPARED");
+	return record_position(a, index);
+}
+
+static int
+apply_statement(struct applier *a, uint64_t index, const struct txn_entry *e)
+{
+	char		db[TXN_NAME_MAX + 1];
+	const char *err;
+	PGconn	   *conn;
+
+	if (end_batch(a) < 0)
+		return -1;
+	entry_db(e, db, sizeof(db));
+	if ((conn = conn_for(a, db)) == NULL)
+		return -1;
+	err = txn_sql_statement(&a->sql, e);
+	if (err != NULL)
+	{
+		fail(a, "cannot apply a statement: %s", err);
+		return -1;
+	}
+	if (run_sql(a, conn) < 0)
+		return -1;
+	return record_position(a, index);
+}
+
+static int
+apply_sequences(struct applier *a, uint64_t index, const struct txn_entry *e)
+{
+	PGconn	   *conn = batch_conn(a, e);
+
+	if (conn == NULL)
+		return -1;
+	for (uint32_t i = 0; i < e->n_sequences; i++)
+	{
+		const char *err = txn_sql_sequence(&a->sql, &e->sequences[i]);
+
+		if (err != NULL)
+		{
+			fail(a, "cannot apply a sequence position: %s", err);
+			return -1;
+		}
+		if (run_sql(a, conn) < 0)
+			return -1;
+	}
+	a->txn_last = index;
+	return 0;
+}
+
+static int
+apply_item(struct applier *a, const struct item *it)
+{
+	struct txn_entry *e;
+	const char *err;
+	int			rc;
+
+	if (it->len > 0 && it->data[0] == APPLIER_OPAQUE_PREFIX)
+	{
+		/* A test entry: nothing to apply; its position rides along. */
+		if (a->txn_conn != NULL)
+			a->txn_last = it->index;
+		else
+			a->unrecorded = it->index;
+		return 0;
+	}
+	err = txn_entry_decode(it->data, it->len, &e);
+	if (err != NULL)
+	{
+		fail(a, "entry %" PRIu64 " does not decode: %s", it->index, err);
+		return -1;
+	}
+	if (a->txn_partial && e->kind != TXN_KIND_CHUNK && e->kind != TXN_KIND_ABORT)
+	{
+		fail(a, "entry %" PRIu64 " (%s) interleaves with an unfinished transaction",
+			 it->index, txn_entry_kind_name(e->kind));
+		txn_entry_free(e);
+		return -1;
+	}
+	switch (e->kind)
+	{
+		case TXN_KIND_CHUNK:
+			rc = apply_chunk(a, it->index, e);
+			break;
+		case TXN_KIND_ABORT:
+			rc = apply_abort(a, it->index, e);
+			break;
+		case TXN_KIND_STATEMENT:
+			rc = apply_statement(a, it->index, e);
+			break;
+		case TXN_KIND_SEQUENCES:
+			rc = apply_sequences(a, it->index, e);
+			break;
+		default:
+			fail(a, "entry %" PRIu64 " has unknown kind %u", it->index, e->kind);
+			rc = -1;
+	}
+	txn_entry_free(e);
+	return rc;
+}
+
+/* Apply items (a chain) in order; ends the batch unless one is partial. */
+static void
+apply_chain(struct applier *a, struct item *it)
+{
+	int			n = 0;
+
+	for (; it != NULL && !atomic_load(&a->failed); it = it->next)
+	{
+		if (apply_item(a, it) < 0)
+			return;
+		if (++n % APPLIER_BATCH_ENTRIES == 0 && !a->txn_partial && end_batch(a) < 0)
+			return;
+	}
+	if (!a->txn_partial && end_batch(a) < 0)
+		return;
+	if (a->unrecorded > atomic_load(&a->applied) && a->txn_conn == NULL)
+		record_position(a, a->unrecorded);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct applier *a = arg;
+
+	for (;;)
+	{
+		struct item *chain;
+
+		pthread_mutex_lock(&a->mu);
+		while (a->head == NULL && !a->stopping)
+			pthread_cond_wait(&a->cv, &a->mu);
+		chain = a->head;
+		a->head = a->tail = NULL;
+		a->queued_bytes = 0;
+		pthread_mutex_unlock(&a->mu);
+		if (chain == NULL)
+			break;				/* stopping, nothing left */
+		if (!atomic_load(&a->failed))
+			apply_chain(a, chain);
+		while (chain != NULL)
+		{
+			struct item *next = chain->next;
+
+			free(chain);
+			chain = next;
+		}
+		ev_async_send(a->loop, &a->async);
+	}
+	return NULL;
+}
+
+static void
+on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct applier *a = w->data;
+
+	a->cb(a->cb_arg, atomic_load(&a->applied));
+}
+
+/* Connect to the first database, make the origin, read the position. */
+static int
+read_position(struct applier *a, uint64_t *applied, char *err, size_t errlen)
+{
+	PGconn	   *conn = connect_db(a, NULL);
+	PGresult   *res;
+
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "%s", a->failure);
+		return -1;
+	}
+	res = PQexec(conn,
+				 "SELECT pg_catalog.pg_replication_origin_create('" ORIGIN_NAME "') "
+				 "WHERE pg_catalog.pg_replication_origin_oid('" ORIGIN_NAME "') IS NULL; "
+				 "SELECT pg_catalog.pg_replication_origin_progress('" ORIGIN_NAME "', true), "
+				 "pg_catalog.current_database()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "could not read the applied position: %s", PQresultErrorMessage(res));
+		PQclear(res);
+		PQfinish(conn);
+		return -1;
+	}
+	*applied = lsn_to_index(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0));
+	snprintf(a->dbs[0].name, sizeof(a->dbs[0].name), "%s", PQgetvalue(res, 0, 1));
+	a->dbs[0].conn = conn;
+	a->n_dbs = 1;
+	PQclear(res);
+	return 0;
+}
+
+struct applier *
+applier_start(struct ev_loop *loop, const char *conninfo, uint64_t node_id,
+			  applier_done_cb cb, void *arg, uint64_t *applied, char *err, size_t errlen)
+{
+	struct applier *a = calloc(1, sizeof(*a));
+
+	PGQ_ASSERT(a != NULL);
+	ev_async_init(&a->async, on_async);
+	a->loop = loop;
+	a->cb = cb;
+	a->cb_arg = arg;
+	a->conninfo = strdup(conninfo);
+	a->iter = malloc(sizeof(*a->iter));
+	PGQ_ASSERT(a->conninfo != NULL && a->iter != NULL && txn_sql_init(&a->sql));
+	snprintf(a->gid_prefix, sizeof(a->gid_prefix), "pgq_%" PRIu64 "_", node_id);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (read_position(a, applied, err, errlen) < 0)
+	{
+		applier_stop(a);
+		return NULL;
+	}
+	atomic_store(&a->applied, *applied);
+	a->async.data = a;
+	ev_async_start(loop, &a->async);
+	if (pthread_create(&a->thread, NULL, worker_main, a) != 0)
+	{
+		snprintf(err, errlen, "could not start the applier thread");
+		applier_stop(a);
+		return NULL;
+	}
+	a->thread_started = true;
+	return a;
+}
+
+bool
+applier_submit(struct applier *a, uint64_t index, const void *payload, uint32_t len)
+{
+	struct item *it;
+	bool		full;
+
+	pthread_mutex_lock(&a->mu);
+	full = a->queued_bytes + len > APPLIER_QUEUE_BYTES && a->head != NULL;
+	pthread_mutex_unlock(&a->mu);
+	if (full)
+		return false;
+	it = malloc(sizeof(*it) + len);
+	PGQ_ASSERT(it != NULL);
+	it->next = NULL;
+	it->index = index;
+	it->len = len;
+	memcpy(it->data, payload, len);
+	pthread_mutex_lock(&a->mu);
+	if (a->tail)
+		a->tail->next = it;
+	else
+		a->head = it;
+	a->tail = it;
+	a->queued_bytes += len;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return true;
+}
+
+uint64_t
+applier_applied(struct applier *a)
+{
+	return atomic_load(&a->applied);
+}
+
+const char *
+applier_failure(struct applier *a)
+{
+	return atomic_load(&a->failed) ? a->failure : NULL;
+}
+
+void
+applier_stop(struct applier *a)
+{
+	if (a->thread_started)
+	{
+		pthread_mutex_lock(&a->mu);
+		a->stopping = true;
+		pthread_cond_signal(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->thread, NULL);
+	}
+	if (ev_is_active(&a->async))
+		ev_async_stop(a->loop, &a->async);
+	if (a->txn_conn != NULL)
+		PQclear(PQexec(a->txn_conn, "ROLLBACK"));
+	for (int i = 0; i < a->n_dbs; i++)
+		PQfinish(a->dbs[i].conn);
+	txn_sql_free(&a->sql);
+	free(a->iter);
+	free(a->conninfo);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a);
+}
