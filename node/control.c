@@ -31,6 +31,7 @@ struct control
 {
 	struct ev_loop *loop;
 	struct sync_node *node;
+	struct applier *applier;
 	char		path[108];
 	int			fd;
 	ev_io		accept_io;
@@ -80,14 +81,16 @@ static void
 cmd_status(struct client *c, const char *arg)
 {
 	struct sync_node_info i;
+	const char *failure = c->ctl->applier ? applier_failure(c->ctl->applier) : NULL;
 
 	sync_node_status(c->ctl->node, &i);
 	reply(c, "id=%" PRIu64 " role=%s term=%" PRIu64 " leader=%" PRIu64 " first=%" PRIu64
 		  " last=%" PRIu64 " persisted=%" PRIu64 " commit=%" PRIu64 " applied=%" PRIu64
-		  " notifications=%" PRIu64 " heartbeats=%" PRIu64,
+		  " notifications=%" PRIu64 " heartbeats=%" PRIu64 " applier=%s%s",
 		  i.id, i.role, i.term, i.leader_id, i.first_index, i.last_index,
 		  i.persisted_index, i.commit_index, i.applied_index,
-		  i.commit_notifications_sent, i.heartbeats_sent);
+		  i.commit_notifications_sent, i.heartbeats_sent,
+		  failure ? "stopped: " : "ok", failure ? failure : "");
 }
 
 static void
@@ -152,6 +155,41 @@ cmd_propose(struct client *c, const char *arg)
 		reply(c, "error refused");
 }
 
+/* propose-hex HEX: a binary payload (an entry of the capture's format). */
+static void
+cmd_propose_hex(struct client *c, const char *arg)
+{
+	size_t		len = strlen(arg) / 2;
+	uint8_t    *buf = malloc(len + 1);
+	int			rc;
+
+	PGQ_ASSERT(buf != NULL);
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned	b;
+
+		if (sscanf(arg + 2 * i, "%2x", &b) != 1)
+		{
+			reply(c, "error usage: propose-hex HEX");
+			free(buf);
+			return;
+		}
+		buf[i] = (uint8_t) b;
+	}
+	if (len == 0 || strlen(arg) % 2 != 0)
+	{
+		reply(c, "error usage: propose-hex HEX");
+		free(buf);
+		return;
+	}
+	rc = sync_node_propose(c->ctl->node, buf, (uint32_t) len, on_proposal_done, c);
+	free(buf);
+	if (rc == 0)
+		c->waiting++;
+	else
+		reply(c, "error %s", rc == SYNC_NODE_NOT_PRIMARY ? "not-primary" : "refused");
+}
+
 static void
 cmd_read(struct client *c, const char *arg)
 {
@@ -206,6 +244,7 @@ static const struct
 	{"status", cmd_status},
 	{"peers", cmd_peers},
 	{"propose", cmd_propose},
+	{"propose-hex", cmd_propose_hex},
 	{"read", cmd_read},
 	{"transfer", cmd_transfer},
 };
@@ -337,7 +376,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 struct control *
 control_start(struct ev_loop *loop, const char *path, struct sync_node *node,
-			  char *err, size_t errlen)
+			  struct applier *applier, char *err, size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -354,6 +393,7 @@ control_start(struct ev_loop *loop, const char *path, struct sync_node *node,
 	strcpy(ctl->path, path);
 	ctl->loop = loop;
 	ctl->node = node;
+	ctl->applier = applier;
 	unlink(path);
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0 || bind(ctl->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||

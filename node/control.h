@@ -5,6 +5,7 @@
  *	  tests and benchmarks use it; operators use the SQL views.
  *
  *	  status			id=1 role=primary term=2 leader=1 first=1 last=9 ...
+ *						applier=ok (or applier=stopped: REASON, last on the line)
  *	  peers				peer id=2 voter=1 connected=1 contact_ms=3 match=9 ...; ...
  *	  propose TEXT		committed index=N | error not-primary leader=L |
  *						error unknown index=N | error refused
@@ -24,8 +25,12 @@ struct ev_loop;
 struct sync_node;
 struct control;
 
+struct applier;
+
+/* node and applier are borrowed until control_stop. */
 struct control *control_start(struct ev_loop *loop, const char *path,
-							  struct sync_node *node, char *err, size_t errlen);
+							  struct sync_node *node, struct applier *applier,
+							  char *err, size_t errlen);
 void		control_stop(struct control *ctl);
 
 #endif							/* PGQ_CONTROL_H */

@@ -223,7 +223,7 @@ node_start(struct node *node)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/control.sock", node->cfg->data_dir);
-	node->control = control_start(node->loop, path, node->sync, err, sizeof(err));
+	node->control = control_start(node->loop, path, node->sync, node->applier, err, sizeof(err));
 	if (node->control == NULL)
 	{
 		pgq_fatal("%s", err);
