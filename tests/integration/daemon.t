@@ -29,6 +29,11 @@ $2
 CONF
 }
 
+# docs/configuration.md holds the key table the binary describes.
+"$PGQ" --describe-config > "$d/keys.md"
+grep -qxFf "$d/keys.md" "$PGQ_TOP/docs/configuration.md" && [[ $(grep -cxFf "$d/keys.md" "$PGQ_TOP/docs/configuration.md") -eq $(wc -l < "$d/keys.md") ]]
+ok $? "docs/configuration.md lists every key as pgquorum --describe-config does"
+
 out=$("$PGQ" --version); like "$out" '^pgquorum [0-9]+\.[0-9]+' "--version"
 out=$("$PGQ" --help); like "$out" 'Usage:' "--help"
 "$PGQ" >/dev/null 2>&1; is $? 2 "no config file: exit status 2"
