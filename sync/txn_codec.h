@@ -14,6 +14,7 @@
  *	txn_writer_size				- bytes the chunk would take so far
  *	txn_writer_finish			- write header + relations + changes
  *	txn_change_encoded_size		- exact bytes txn_writer_add_change adds
+ *	txn_relation_encoded_size	- exact bytes txn_writer_add_relation adds
  *	txn_entry_encode			- encode a decoded/constructed entry (any kind)
  *	txn_entry_decode			- validate everything, return an owned entry
  *	txn_entry_free				- release a decoded entry
@@ -34,9 +35,10 @@
  *	   .  str16	 txn_id			(CHUNK final: 1..; CHUNK not final, ABORT,
  *								 SEQUENCES: empty; STATEMENT: may be empty)
  *	Body of a CHUNK:
- *		  u64	 lsn: end LSN of the PREPARE (final), else of the BEGIN PREPARE
+ *		  u64	 lsn: end LSN of the prepared transaction (same in every chunk)
  *		  u32	 n_relations (<= TXN_MAX_RELATIONS)
- *		  u32	 n_changes (>= 1)
+ *		  u32	 n_changes (>= 1; 0 only in a final chunk: a transaction
+ *				 that prepared without a row change or DDL)
  *		  relations, each:
  *			u32 relid (the primary's oid; informative only)
  *			u8	replident ('d', 'n', 'f', 'i')
@@ -84,6 +86,8 @@
 
 #define TXN_FORMAT_VERSION		1
 #define TXN_HEADER_FIXED_SIZE	16
+#define TXN_HEADER_MAX_SIZE		(TXN_HEADER_FIXED_SIZE + 3 * (2 + TXN_NAME_MAX))
+#define TXN_CHUNK_BODY_FIXED	16		/* lsn, n_relations, n_changes */
 #define TXN_MAX_COLS			1664	/* PostgreSQL MaxTupleAttributeNumber */
 #define TXN_NAME_MAX			255		/* identifiers, gid, txn id, dbname */
 #define TXN_MAX_RELATIONS		65535	/* per chunk */
@@ -176,8 +180,8 @@ struct txn_change
 	uint32_t	trunc_n;		/* T */
 	const uint8_t *trunc_rels;	/* T: trunc_n big-endian u32 relidx */
 	struct txn_str ddl;			/* X */
-	struct txn_tuple old_tuple; /* U (old_kind != 0), D */
-	struct txn_tuple new_tuple; /* I, U */
+	const struct txn_tuple *old_tuple;	/* U (old_kind != 0), D */
+	const struct txn_tuple *new_tuple;	/* I, U */
 };
 
 struct txn_sequence
@@ -238,6 +242,7 @@ size_t		txn_writer_size(const struct txn_writer *w);
 bool		txn_writer_finish(const struct txn_writer *w, const struct txn_entry *hdr,
 							  struct pgq_buf *out);
 size_t		txn_change_encoded_size(const struct txn_change *c);
+size_t		txn_relation_encoded_size(const struct txn_relation *rel);
 /* Append the encoding of one change (as in the changes section) to out. */
 bool		txn_change_encode(const struct txn_change *c, struct pgq_buf *out);
 size_t		txn_header_encoded_size(const struct txn_entry *e);
@@ -256,17 +261,21 @@ bool		txn_entry_encode(const struct txn_entry *e, struct pgq_buf *out);
 const char *txn_entry_decode(const uint8_t *buf, size_t len, struct txn_entry **out);
 void		txn_entry_free(struct txn_entry *e);
 
+/* About 54 KB (the tuples of the current change): keep it off small stacks. */
 struct txn_change_iter
 {
 	const struct txn_entry *entry;
 	const uint8_t *p;
 	const uint8_t *end;
 	uint32_t	left;
+	struct txn_tuple old_buf;
+	struct txn_tuple new_buf;
 };
 
 void		txn_change_iter_init(struct txn_change_iter *it, const struct txn_entry *e);
 /*
- * Fill *c with the next change (pointers borrow the entry's bytes).
+ * Fill *c with the next change (pointers borrow the entry's bytes and the
+ * iterator's tuple buffers, until the next call).
  * Returns 1, 0 at the end, or -1 when the bytes are invalid (only for an
  * entry that txn_entry_decode did not validate); *err names why.
  */
