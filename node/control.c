@@ -22,6 +22,7 @@
 #include "common/pgq_log.h"
 #include "node/control.h"
 #include "sync/applier.h"
+#include "sync/commit.h"
 #include "sync/sync_node.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
@@ -32,6 +33,7 @@ struct control
 	struct ev_loop *loop;
 	struct sync_node *node;
 	struct applier *applier;
+	struct commit *commit;
 	char		path[108];
 	int			fd;
 	ev_io		accept_io;
@@ -236,6 +238,52 @@ cmd_transfer(struct client *c, const char *arg)
 		reply(c, "ok");
 }
 
+static void
+on_commit_done(void *arg, enum commit_result result, uint64_t index)
+{
+	struct client *c = arg;
+	static const char *const names[] = {
+		[COMMIT_OK] = "committed", [COMMIT_UNKNOWN] = "error unknown",
+		[COMMIT_TIMEOUT] = "error timeout", [COMMIT_REFUSED] = "error refused",
+	};
+
+	c->waiting--;
+	if (result == COMMIT_OK)
+		reply(c, "committed index=%" PRIu64, index);
+	else
+		reply(c, "%s", names[result]);
+	client_free_if_done(c);
+}
+
+static void
+cmd_commit_wait(struct client *c, const char *arg)
+{
+	if (c->ctl->commit == NULL || arg[0] == '\0')
+		reply(c, "error usage: commit-wait TXNID");
+	else if (commit_wait(c->ctl->commit, arg, on_commit_done, c) < 0)
+		reply(c, "error too many waiters");
+	else
+		c->waiting++;
+}
+
+static void
+cmd_capture(struct client *c, const char *arg)
+{
+	struct commit_stats st;
+
+	if (c->ctl->commit == NULL)
+	{
+		reply(c, "error no capture");
+		return;
+	}
+	commit_stats(c->ctl->commit, &st);
+	reply(c, "state=%s proposed=%" PRIu64 " committed=%" PRIu64 " unknown=%" PRIu64
+		  " timeouts=%" PRIu64 " not_primary=%" PRIu64 " decode_lag_ms=%" PRId64
+		  " lag_bytes=%" PRIu64, st.capture_state, st.proposed_chunks, st.committed_txns,
+		  st.unknown_txns, st.timeouts, st.skipped_not_primary, st.decode_lag_ms,
+		  st.capture_lag_bytes);
+}
+
 static const struct
 {
 	const char *name;
@@ -247,6 +295,8 @@ static const struct
 	{"propose-hex", cmd_propose_hex},
 	{"read", cmd_read},
 	{"transfer", cmd_transfer},
+	{"commit-wait", cmd_commit_wait},
+	{"capture", cmd_capture},
 };
 
 static void
@@ -375,8 +425,8 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct control *
-control_start(struct ev_loop *loop, const char *path, struct sync_node *node,
-			  struct applier *applier, char *err, size_t errlen)
+control_start(struct ev_loop *loop, const char *path,
+			  const struct control_targets *targets, char *err, size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -392,8 +442,9 @@ control_start(struct ev_loop *loop, const char *path, struct sync_node *node,
 	strcpy(sa.sun_path, path);
 	strcpy(ctl->path, path);
 	ctl->loop = loop;
-	ctl->node = node;
-	ctl->applier = applier;
+	ctl->node = targets->node;
+	ctl->applier = targets->applier;
+	ctl->commit = targets->commit;
 	unlink(path);
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0 || bind(ctl->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||

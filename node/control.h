@@ -11,6 +11,11 @@
  *						error unknown index=N | error refused
  *	  read N			entry index=N term=T type=1 len=L payload=TEXT | error no-entry
  *	  transfer ID		ok | error REASON
+ *	  commit-wait TXNID	committed index=N | error unknown | error timeout |
+ *						error refused  (a transaction prepared on this node's
+ *						server with pg_logical_emit_message(true, 'pgquorum',
+ *						TXNID) before PREPARE TRANSACTION 'pgq_<node>_...')
+ *	  capture			state=streaming proposed=N committed=N ...
  *
  * The socket is created with mode 0600: only the node's OS user may steer
  * it.  A line over 64 KiB or an unknown command gets "error ..." and the
@@ -26,10 +31,18 @@ struct sync_node;
 struct control;
 
 struct applier;
+struct commit;
 
-/* node and applier are borrowed until control_stop. */
+/* What the commands reach; borrowed until control_stop. */
+struct control_targets
+{
+	struct sync_node *node;
+	struct applier *applier;
+	struct commit *commit;
+};
+
 struct control *control_start(struct ev_loop *loop, const char *path,
-							  struct sync_node *node, struct applier *applier,
+							  const struct control_targets *targets,
 							  char *err, size_t errlen);
 void		control_stop(struct control *ctl);
 

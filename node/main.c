@@ -28,6 +28,7 @@
 #include "node/pidfile.h"
 #include "proxy/proxy.h"
 #include "sync/applier.h"
+#include "sync/commit.h"
 #include "sync/sync_node.h"
 
 #define EXIT_CONFIG 2
@@ -39,6 +40,7 @@ struct node
 	struct proxy *proxy;
 	struct sync_node *sync;
 	struct applier *applier;
+	struct commit *commit;
 	struct control *control;
 	ev_signal	sigterm;
 	ev_signal	sigint;
@@ -222,8 +224,16 @@ node_start(struct node *node)
 		pgq_fatal("%s", err);
 		return -1;
 	}
+	node->commit = commit_start(node->loop, node->cfg, node->sync, err, sizeof(err));
+	if (node->commit == NULL)
+	{
+		pgq_fatal("%s", err);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "%s/control.sock", node->cfg->data_dir);
-	node->control = control_start(node->loop, path, node->sync, node->applier, err, sizeof(err));
+	node->control = control_start(node->loop, path,
+								  &(struct control_targets) {node->sync, node->applier, node->commit},
+								  err, sizeof(err));
 	if (node->control == NULL)
 	{
 		pgq_fatal("%s", err);
@@ -254,9 +264,13 @@ node_stop(struct node *node)
 	if (node->control != NULL)
 		control_stop(node->control);
 	node->control = NULL;
+	/* The log first: its pending proposals answer into the commit layer. */
 	if (node->sync != NULL)
 		sync_node_stop(node->sync);
 	node->sync = NULL;
+	if (node->commit != NULL)
+		commit_stop(node->commit);
+	node->commit = NULL;
 	if (node->applier != NULL)
 		applier_stop(node->applier);
 	node->applier = NULL;

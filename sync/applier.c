@@ -402,6 +402,15 @@ apply_chunk(struct applier *a, uint64_t index, const struct txn_entry *e)
 	{
 		if ((conn = lookup_conn(a, db)) == NULL || (here = prepared_here(a, conn, e)) < 0)
 			return -1;
+		if (here && !final)
+		{
+			/* Its rows are in the prepared transaction already. */
+			if (a->txn_conn != NULL)
+				a->txn_last = index;
+			else
+				a->unrecorded = index;
+			return 0;
+		}
 		if (here)
 			return end_batch(a) < 0 || take_origin(a, conn) < 0 ? -1 :
 				finish_prepared(a, conn, e, index, "COMMIT PREPARED");

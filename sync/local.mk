@@ -8,3 +8,4 @@ sync_libpgq_sync_a_SOURCES = \
 	sync/peer_codec.c sync/peer_codec.h
 sync_libpgq_sync_a_SOURCES += sync/sync_node.c sync/sync_node.h
 sync_libpgq_sync_a_SOURCES += sync/applier.c sync/applier.h
+sync_libpgq_sync_a_SOURCES += sync/commit.c sync/commit.h

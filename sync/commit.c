@@ -1,0 +1,396 @@
+/*
+ * commit.c
+ *	  Captured transactions into the log; sessions wait for their commit.
+ *	  See commit.h.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "common/pgq_assert.h"
+#include "common/pgq_config.h"
+#include "common/pgq_log.h"
+#include "sync/capture_stream.h"
+#include "sync/commit.h"
+#include "sync/sync_node.h"
+
+#define TXN_ID_MAX 64
+#define SEEN_KEY_MAX 96			/* "gid#seq" */
+#define DONE_RING 1024			/* results kept for waiters that come late */
+#define SEEN_GIDS 4096			/* gids proposed, to drop a re-sent chunk */
+#define RESTART_MIN_S 0.05
+#define RESTART_MAX_S 2.0
+
+struct waiter
+{
+	struct waiter *next;
+	struct waiter *prev;
+	char		txn_id[TXN_ID_MAX];
+	commit_done_cb cb;
+	void	   *arg;
+	ev_tstamp	deadline;
+	bool		ready;			/* result known before the wait began */
+	enum commit_result result;
+	uint64_t	index;
+};
+
+/* One delivered chunk, until the slot is confirmed past it. */
+struct slot_item
+{
+	uint64_t	chunk_id;
+	bool		done;
+};
+
+/* A proposal in flight. */
+struct inflight
+{
+	struct commit *c;
+	uint64_t	generation;		/* of the stream that delivered it */
+	uint64_t	chunk_id;
+	char		txn_id[TXN_ID_MAX];	/* final chunk only */
+};
+
+struct commit
+{
+	struct ev_loop *loop;
+	const struct pgq_config *cfg;
+	struct sync_node *node;
+	struct capture_stream *stream;
+	uint64_t	generation;
+	char		gid_prefix[32];
+	ev_timer	restart;
+	ev_tstamp	backoff;
+	ev_timer	sweep;
+	ev_timer	kick;			/* delivers results known at commit_wait */
+	struct waiter *waiters;
+	int			n_waiters;
+	struct
+	{
+		char		txn_id[TXN_ID_MAX];
+		enum commit_result result;
+		uint64_t	index;
+	}			done[DONE_RING];
+	unsigned	done_next;
+	char		seen[SEEN_GIDS][SEEN_KEY_MAX];
+	unsigned	seen_next;
+	struct slot_item *fifo;		/* ring of CAPTURE_BACKLOG_CHUNKS_DEFAULT + 1 */
+	unsigned	fifo_head;
+	unsigned	fifo_len;
+	struct commit_stats stats;
+};
+
+#define FIFO_CAP (CAPTURE_BACKLOG_CHUNKS_DEFAULT + 64)
+
+static void start_stream(struct commit *c);
+static void remove_waiter(struct commit *c, struct waiter *w);
+
+static void
+finish_txn(struct commit *c, const char *txn_id, enum commit_result result, uint64_t index)
+{
+	for (struct waiter *w = c->waiters; w != NULL; w = w->next)
+	{
+		if (w->ready || strcmp(w->txn_id, txn_id) != 0)
+			continue;
+		remove_waiter(c, w);
+		w->cb(w->arg, result, index);
+		free(w);
+		return;
+	}
+	/* Nobody waits yet (the chunk came first): keep the result a while. */
+	snprintf(c->done[c->done_next].txn_id, TXN_ID_MAX, "%s", txn_id);
+	c->done[c->done_next].result = result;
+	c->done[c->done_next].index = index;
+	c->done_next = (c->done_next + 1) % DONE_RING;
+}
+
+/* Chunk chunk_id is in the log (or was dropped): confirm what we can. */
+static void
+slot_done(struct commit *c, uint64_t chunk_id)
+{
+	uint64_t	confirm = 0;
+
+	for (unsigned i = 0; i < c->fifo_len; i++)
+	{
+		struct slot_item *it = &c->fifo[(c->fifo_head + i) % FIFO_CAP];
+
+		if (it->chunk_id == chunk_id)
+			it->done = true;
+	}
+	while (c->fifo_len > 0 && c->fifo[c->fifo_head].done)
+	{
+		confirm = c->fifo[c->fifo_head].chunk_id;
+		c->fifo_head = (c->fifo_head + 1) % FIFO_CAP;
+		c->fifo_len--;
+	}
+	if (confirm != 0 && c->stream != NULL)
+		capture_confirm(c->stream, confirm);
+}
+
+static void
+on_proposal_done(void *arg, enum sync_node_result result, uint64_t index)
+{
+	struct inflight *f = arg;
+	struct commit *c = f->c;
+
+	if (f->generation == c->generation)
+		slot_done(c, f->chunk_id);
+	if (f->txn_id[0] != '\0')
+	{
+		if (result == SYNC_NODE_COMMITTED)
+			c->stats.committed_txns++;
+		else
+			c->stats.unknown_txns++;
+		finish_txn(c, f->txn_id, result == SYNC_NODE_COMMITTED ? COMMIT_OK : COMMIT_UNKNOWN, index);
+	}
+	free(f);
+}
+
+/* Was chunk (gid, seq) proposed already?  A reconnect re-sends chunks. */
+static bool
+seen_chunk(struct commit *c, const char *gid, uint32_t seq)
+{
+	char		key[SEEN_KEY_MAX];
+
+	snprintf(key, sizeof(key), "%s#%u", gid, seq);
+	for (unsigned i = 0; i < SEEN_GIDS; i++)
+		if (strcmp(c->seen[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void
+remember_chunk(struct commit *c, const char *gid, uint32_t seq)
+{
+	snprintf(c->seen[c->seen_next], SEEN_KEY_MAX, "%s#%u", gid, seq);
+	c->seen_next = (c->seen_next + 1) % SEEN_GIDS;
+}
+
+static void
+on_chunk(void *arg, const struct capture_chunk *ch)
+{
+	struct commit *c = arg;
+	struct inflight *f;
+	int			rc;
+
+	PGQ_ASSERT(c->fifo_len < FIFO_CAP);
+	c->fifo[(c->fifo_head + c->fifo_len++) % FIFO_CAP] = (struct slot_item) {ch->id, false};
+	if (strncmp(ch->gid, c->gid_prefix, strlen(c->gid_prefix)) != 0 ||
+		seen_chunk(c, ch->gid, ch->seq))
+	{
+		slot_done(c, ch->id);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	PGQ_ASSERT(f != NULL);
+	f->c = c;
+	f->generation = c->generation;
+	f->chunk_id = ch->id;
+	if (ch->final)
+		snprintf(f->txn_id, sizeof(f->txn_id), "%s", ch->txn_id);
+	rc = sync_node_propose(c->node, ch->data, (uint32_t) ch->len, on_proposal_done, f);
+	if (rc != 0)
+	{
+		pgq_warn("transaction %s was prepared here but cannot be logged (%s)", ch->gid,
+				 rc == SYNC_NODE_NOT_PRIMARY ? "not the primary" : "refused by the log");
+		c->stats.skipped_not_primary++;
+		if (f->txn_id[0] != '\0')
+			finish_txn(c, f->txn_id, COMMIT_REFUSED, 0);
+		free(f);
+		slot_done(c, ch->id);
+		return;
+	}
+	remember_chunk(c, ch->gid, ch->seq);
+	c->stats.proposed_chunks++;
+}
+
+static void
+on_stream_error(void *arg, const char *message)
+{
+	struct commit *c = arg;
+
+	pgq_warn("capture from the local server stopped: %s; restarting in %.0f ms",
+			 message, c->backoff * 1000);
+	capture_stream_free(c->stream);
+	c->stream = NULL;
+	c->generation++;
+	c->fifo_head = c->fifo_len = 0;
+	ev_timer_set(&c->restart, c->backoff, 0.);
+	ev_timer_start(c->loop, &c->restart);
+	c->backoff = c->backoff * 2 > RESTART_MAX_S ? RESTART_MAX_S : c->backoff * 2;
+}
+
+static void
+start_stream(struct commit *c)
+{
+	struct capture_stream_config sc = {
+		.conninfo = c->cfg->postgres_conninfo,
+		.slot_name = "pgquorum",
+		.publication = "pgquorum",
+		.origin_node = c->cfg->node_id,
+		.gid_prefix = c->gid_prefix,
+	};
+
+	c->stream = capture_stream_new(c->loop, &sc, on_chunk, on_stream_error, c);
+	PGQ_ASSERT(c->stream != NULL);
+	if (capture_stream_start(c->stream) < 0)
+		on_stream_error(c, "could not start connecting");
+}
+
+static void
+on_restart(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	start_stream(w->data);
+}
+
+static void
+remove_waiter(struct commit *c, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		c->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	c->n_waiters--;
+}
+
+/* Every second: waiters whose PREPARE was not decoded in time. */
+static void
+on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct commit *c = w->data;
+	ev_tstamp	now = ev_now(loop);
+	struct capture_stream_stats st;
+
+	if (c->stream != NULL)
+	{
+		capture_stream_stats(c->stream, &st);
+		c->stats.decode_lag_ms = st.decode_lag_ms;
+		c->stats.capture_lag_bytes = st.unconfirmed_bytes;
+	}
+	for (struct waiter *x = c->waiters, *next; x != NULL; x = next)
+	{
+		next = x->next;
+		if (x->ready || now < x->deadline)
+			continue;
+		remove_waiter(c, x);
+		c->stats.timeouts++;
+		x->cb(x->arg, COMMIT_TIMEOUT, 0);
+		free(x);
+	}
+}
+
+static void
+on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct commit *c = w->data;
+
+	for (struct waiter *x = c->waiters, *next; x != NULL; x = next)
+	{
+		next = x->next;
+		if (!x->ready)
+			continue;
+		remove_waiter(c, x);
+		x->cb(x->arg, x->result, x->index);
+		free(x);
+	}
+}
+
+int
+commit_wait(struct commit *c, const char *txn_id, commit_done_cb cb, void *arg)
+{
+	struct waiter *w;
+
+	if (c->n_waiters >= COMMIT_MAX_WAITERS || strlen(txn_id) >= TXN_ID_MAX)
+		return -1;
+	w = calloc(1, sizeof(*w));
+	PGQ_ASSERT(w != NULL);
+	snprintf(w->txn_id, sizeof(w->txn_id), "%s", txn_id);
+	w->cb = cb;
+	w->arg = arg;
+	w->deadline = ev_now(c->loop) + COMMIT_WAIT_TIMEOUT_MS / 1000.0;
+	for (unsigned i = 0; i < DONE_RING; i++)
+	{
+		if (strcmp(c->done[i].txn_id, txn_id) == 0)
+		{
+			w->ready = true;
+			w->result = c->done[i].result;
+			w->index = c->done[i].index;
+			c->done[i].txn_id[0] = '\0';
+			ev_timer_start(c->loop, &c->kick);
+			break;
+		}
+	}
+	w->next = c->waiters;
+	if (c->waiters)
+		c->waiters->prev = w;
+	c->waiters = w;
+	c->n_waiters++;
+	return 0;
+}
+
+struct commit *
+commit_start(struct ev_loop *loop, const struct pgq_config *cfg, struct sync_node *node,
+			 char *err, size_t errlen)
+{
+	struct commit *c = calloc(1, sizeof(*c));
+
+	PGQ_ASSERT(c != NULL);
+	c->loop = loop;
+	c->cfg = cfg;
+	c->node = node;
+	c->backoff = RESTART_MIN_S;
+	c->fifo = calloc(FIFO_CAP, sizeof(*c->fifo));
+	PGQ_ASSERT(c->fifo != NULL);
+	snprintf(c->gid_prefix, sizeof(c->gid_prefix), COMMIT_GID_PREFIX_FMT, cfg->node_id);
+	ev_timer_init(&c->restart, on_restart, 0., 0.);
+	ev_timer_init(&c->sweep, on_sweep, 1., 1.);
+	ev_timer_init(&c->kick, on_kick, 0., 0.);
+	c->restart.data = c->sweep.data = c->kick.data = c;
+	ev_timer_start(loop, &c->sweep);
+	start_stream(c);
+	(void) err;
+	(void) errlen;
+	return c;
+}
+
+void
+commit_stats(struct commit *c, struct commit_stats *out)
+{
+	*out = c->stats;
+	if (c->stream != NULL)
+	{
+		struct capture_stream_stats st;
+
+		capture_stream_stats(c->stream, &st);
+		out->capture_state = capture_stream_state_name(st.state);
+	}
+	else
+		out->capture_state = "restarting";
+}
+
+void
+commit_stop(struct commit *c)
+{
+	ev_timer_stop(c->loop, &c->restart);
+	ev_timer_stop(c->loop, &c->sweep);
+	ev_timer_stop(c->loop, &c->kick);
+	if (c->stream != NULL)
+		capture_stream_free(c->stream);
+	c->generation++;
+	while (c->waiters != NULL)
+	{
+		struct waiter *w = c->waiters;
+
+		remove_waiter(c, w);
+		w->cb(w->arg, w->ready ? w->result : COMMIT_UNKNOWN, w->index);
+		free(w);
+	}
+	free(c->fifo);
+	free(c);
+}

@@ -1,0 +1,72 @@
+/*
+ * commit.h
+ *	  The primary's side of a write: captured transactions become log
+ *	  entries, and a client session waits for its transaction to commit.
+ *
+ * INTERFACE ROUTINES
+ *	commit_start	- start capturing from the local server's slot
+ *	commit_wait		- wait for the transaction with a txn id to commit
+ *	commit_stats	- figures for the views
+ *	commit_stop		- stop; every waiter gets COMMIT_UNKNOWN
+ *
+ * Each chunk the capture delivers (sync/capture_stream.h) whose gid this
+ * node made ("pgq_<node>_...") is proposed to the log while this node is
+ * primary; the slot is confirmed up to the chunks the log has committed,
+ * so our log is the only copy of a transaction only once a majority holds
+ * it.  The final chunk carries the session's txn id: its waiter is told
+ * COMMIT_OK once the entry is committed and applied here (the applier ran
+ * COMMIT PREPARED), COMMIT_UNKNOWN when leadership was lost first (the
+ * entry may still commit: the client must not be told either way), and
+ * COMMIT_TIMEOUT when the PREPARE was not decoded in time.  A chunk that
+ * arrives while this node is not primary is not proposed (its prepared
+ * transaction is resolved against the log) and is confirmed, so that WAL
+ * does not pile up behind the slot.
+ */
+#ifndef SYNC_COMMIT_H
+#define SYNC_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct pgq_config;
+struct sync_node;
+struct commit;
+
+enum commit_result
+{
+	COMMIT_OK = 0,
+	COMMIT_UNKNOWN,				/* outcome unknown: leadership lost */
+	COMMIT_TIMEOUT,				/* not decoded in time */
+	COMMIT_REFUSED,				/* the log refused it (not primary, too big) */
+};
+
+typedef void (*commit_done_cb) (void *arg, enum commit_result result, uint64_t index);
+
+#define COMMIT_WAIT_TIMEOUT_MS 30000
+#define COMMIT_MAX_WAITERS 65536
+#define COMMIT_GID_PREFIX_FMT "pgq_%u_"
+
+struct commit_stats
+{
+	uint64_t	proposed_chunks;
+	uint64_t	committed_txns;
+	uint64_t	unknown_txns;
+	uint64_t	timeouts;
+	uint64_t	skipped_not_primary;
+	int64_t		decode_lag_ms;
+	uint64_t	capture_lag_bytes;
+	const char *capture_state;
+};
+
+struct commit *commit_start(struct ev_loop *loop, const struct pgq_config *cfg,
+							struct sync_node *node, char *err, size_t errlen);
+/*
+ * cb runs exactly once, later, on the loop (also if the chunk came first).
+ * Returns -1 (cb never runs) when too many sessions are waiting.
+ */
+int			commit_wait(struct commit *c, const char *txn_id, commit_done_cb cb, void *arg);
+void		commit_stats(struct commit *c, struct commit_stats *out);
+void		commit_stop(struct commit *c);
+
+#endif							/* SYNC_COMMIT_H */
