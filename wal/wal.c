@@ -78,8 +78,7 @@ wal_free(struct wal *w)
 	pthread_cond_destroy(&w->q_work);
 	pthread_cond_destroy(&w->q_space);
 	pthread_cond_destroy(&w->q_done);
-	for (int i = 0; i < WAL_WAIT_BUCKETS; i++)
-		pthread_cond_destroy(&w->p_cond[i]);
+	pthread_mutex_destroy(&w->wake_lock);
 	free(w->segs);
 	free(w->pos);
 	free(w->ring);
@@ -104,8 +103,7 @@ wal_alloc(const struct wal_options *opt)
 	pthread_cond_init(&w->q_work, NULL);
 	pthread_cond_init(&w->q_space, NULL);
 	pthread_cond_init(&w->q_done, NULL);
-	for (int i = 0; i < WAL_WAIT_BUCKETS; i++)
-		pthread_cond_init(&w->p_cond[i], NULL);
+	pthread_mutex_init(&w->wake_lock, NULL);
 	while (cap < (size_t) opt->queue_max_entries + 64)
 		cap *= 2;
 	w->ring = calloc(cap, sizeof(*w->ring));
@@ -161,12 +159,12 @@ wal_close(struct wal *w)
 	if (w == NULL)
 		return;
 	pthread_mutex_lock(&w->q_lock);
-	w->stopping = true;
+	__atomic_store_n(&w->stopping, true, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&w->q_work);
 	pthread_cond_broadcast(&w->q_space);
 	pthread_cond_broadcast(&w->q_done);
-	wal_wake_persisted(w, 0, 0);
 	pthread_mutex_unlock(&w->q_lock);
+	wal_wake_all(w);
 	if (w->writer_started)
 		pthread_join(w->writer, NULL);
 	wal_free(w);
@@ -249,7 +247,7 @@ wal_append(struct wal *w, uint64_t index, uint64_t term, uint32_t type,
 		w->q_bytes += len;
 		if (w->view_last == 0)
 			w->view_first = index;
-		w->view_last = index;
+		__atomic_store_n(&w->view_last, index, __ATOMIC_SEQ_CST);
 		w->st.entries_appended++;
 	}
 	pthread_mutex_unlock(&w->q_lock);
@@ -277,20 +275,48 @@ failure(struct wal *w)
 	return wal_set_error(w->fail_code, "wal %s failed: %s", w->dir, w->fail_msg);
 }
 
+/*
+ * Waits without q_lock on the index's bucket (WAKE-UPS in wal_int.h);
+ * q_lock is taken only to build an error.
+ */
 int
 wal_wait_persisted(struct wal *w, uint64_t index)
 {
+	struct wal_wait_bucket *b = &w->p_wait[index % WAL_WAIT_BUCKETS];
 	int			rc = WAL_OK;
 
-	pthread_mutex_lock(&w->q_lock);
-	if (index > w->view_last)
-		rc = wal_set_error(WAL_ERANGE, "index %llu was never appended",
-						   (unsigned long long) index);
-	while (rc == WAL_OK && w->persisted < index && !w->failed && !w->stopping)
-		pthread_cond_wait(&w->p_cond[index % WAL_WAIT_BUCKETS], &w->q_lock);
-	if (rc == WAL_OK && w->persisted < index)
-		rc = w->failed ? failure(w) : unusable(w);
-	pthread_mutex_unlock(&w->q_lock);
+	if (index > __atomic_load_n(&w->view_last, __ATOMIC_SEQ_CST))
+	{
+		pthread_mutex_lock(&w->q_lock);
+		if (index > w->view_last)
+			rc = wal_set_error(WAL_ERANGE, "index %llu was never appended",
+							   (unsigned long long) index);
+		pthread_mutex_unlock(&w->q_lock);
+		if (rc != WAL_OK)
+			return rc;
+	}
+	__atomic_fetch_add(&b->waiters, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+	{
+		uint32_t	seq = __atomic_load_n(&b->seq, __ATOMIC_SEQ_CST);
+
+		if (__atomic_load_n(&w->persisted, __ATOMIC_SEQ_CST) >= index)
+			break;
+		if (__atomic_load_n(&w->failed, __ATOMIC_SEQ_CST) ||
+			__atomic_load_n(&w->stopping, __ATOMIC_SEQ_CST))
+		{
+			pthread_mutex_lock(&w->q_lock);
+			if (w->persisted < index)
+				rc = w->failed ? failure(w) : unusable(w);
+			pthread_mutex_unlock(&w->q_lock);
+			break;
+		}
+		/* Pass the wake-ups on before sleeping, too (see wal_int.h). */
+		wal_wake_help(w, 2);
+		wal_futex_wait(&b->seq, seq);
+	}
+	__atomic_fetch_sub(&b->waiters, 1, __ATOMIC_SEQ_CST);
+	wal_wake_help(w, 2);
 	return rc;
 }
 
@@ -348,9 +374,12 @@ wal_truncate_suffix(struct wal *w, uint64_t index)
 						   (unsigned long long) w->view_last + 1);
 	if (rc == WAL_OK && w->view_last != 0 && index <= w->view_last)
 	{
-		w->view_last = index - 1;
+		__atomic_store_n(&w->view_last, index - 1, __ATOMIC_SEQ_CST);
 		if (w->view_last < w->view_first)
-			w->view_first = w->view_last = 0;
+		{
+			w->view_first = 0;
+			__atomic_store_n(&w->view_last, 0, __ATOMIC_SEQ_CST);
+		}
 		rc = run_queued(w, WAL_ITEM_TRUNCATE, index, true);
 	}
 	pthread_mutex_unlock(&w->q_lock);

@@ -13,8 +13,9 @@
  *
  * All integers are little-endian.  CRC is CRC-32C (common/pgq_crc32c.h).
  *
- * SEGMENT FILE  "<first index, %020llu>.seg", preallocated to the configured
- * segment size (default 64 MiB; larger only when one record needs more):
+ * SEGMENT FILE  "<first index, %020llu>.seg", preallocated and zero-filled
+ * to the configured segment size (default 64 MiB; larger only when one
+ * record needs more):
  *
  *	  off  size  field
  *	    0     4  magic        0x57514750 ("PGQW" in the file)

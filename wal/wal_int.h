@@ -10,6 +10,8 @@
  * only the writer thread changes them, exclusively.  Order: q_lock is never
  * taken while seg_lock is held by the same thread.  seg.write_off and
  * seg.n_entries are private to the writer thread (and to wal_open).
+ * persisted, failed, stopping and view_last are written under q_lock with
+ * atomic stores, so wal_wait_persisted can read them without it.
  *
  * An appended entry is always in the queue or in pos[] (or both): the
  * writer adds positions to pos[] before it pops the items from the queue.
@@ -24,6 +26,27 @@
 #include "wal/wal.h"
 
 #define WAL_WAIT_BUCKETS 1024
+
+/*
+ * WAKE-UPS.  A waiter for index i registers in bucket i % WAL_WAIT_BUCKETS
+ * (waiters++), then sleeps on the futex word seq while persisted < i.  The
+ * writer stores persisted (after the fdatasync) and then wakes at most one
+ * registered waiter; every thread that leaves or enters a sleep in
+ * wal_wait_persisted wakes up to two more (wal_wake_help), so the waiters
+ * of a batch are woken as a tree by the waiters themselves, on other CPUs,
+ * while the writer already writes and syncs the next batch.  The cursor
+ * woken_upto walks the persisted range once; it goes back with persisted
+ * on a truncation.  All fields are accessed with seq_cst atomics: a waiter
+ * does waiters++ then reads seq then persisted; a waker reads persisted,
+ * then seq++ then reads waiters, so either the waiter sees the new
+ * persisted or the waker sees the waiter (and futex_wake reaches it, or its
+ * futex_wait sees seq changed).
+ */
+struct wal_wait_bucket
+{
+	uint32_t	seq;			/* futex word, bumped by each wake */
+	uint32_t	waiters;		/* threads registered in this bucket */
+};
 
 struct wal_seg
 {
@@ -89,9 +112,12 @@ struct wal
 	pthread_cond_t q_work;		/* writer waits for items */
 	pthread_cond_t q_space;		/* appenders wait for room */
 	pthread_cond_t q_done;		/* commands, flush */
-	/* wal_wait_persisted(i) waits on p_cond[i % WAL_WAIT_BUCKETS], so a
-	 * batch wakes only the waiters it persisted. */
-	pthread_cond_t p_cond[WAL_WAIT_BUCKETS];
+	/* wal_wait_persisted(i) sleeps on p_wait[i % WAL_WAIT_BUCKETS], without
+	 * q_lock, so a batch wakes only the waiters it persisted (see
+	 * WAKE-UPS below). */
+	struct wal_wait_bucket p_wait[WAL_WAIT_BUCKETS];
+	pthread_mutex_t wake_lock;	/* guards woken_upto; taken alone */
+	uint64_t	woken_upto;		/* buckets of indexes <= this were woken */
 	struct wal_item *ring;
 	size_t		ring_mask;		/* capacity - 1 (power of two) */
 	uint64_t	head;			/* next item for the writer */
@@ -124,7 +150,10 @@ int			wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
 int			wal_fail(struct wal *w, int code, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
 bool		wal_grow(void **arr, size_t *cap, size_t need, size_t elem);
-void		wal_wake_persisted(struct wal *w, uint64_t from, uint64_t to);
+void		wal_wake_help(struct wal *w, unsigned budget);
+void		wal_wake_all(struct wal *w);
+void		wal_wake_reset(struct wal *w, uint64_t persisted);
+void		wal_futex_wait(uint32_t *word, uint32_t seen);
 
 /* wal_recover.c */
 int			wal_recover(struct wal *w);

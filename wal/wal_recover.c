@@ -326,6 +326,7 @@ wal_recover(struct wal *w)
 	w->view_first = w->n_pos ? w->disk_first : 0;
 	w->view_last = w->n_pos ? w->disk_first + w->n_pos - 1 : 0;
 	w->persisted = w->view_last;
+	w->woken_upto = w->persisted;
 	pgq_info("wal %s: opened, %zu segments, entries %" PRIu64 "..%" PRIu64,
 			 w->dir, w->n_segs, w->view_first, w->view_last);
 	return WAL_OK;

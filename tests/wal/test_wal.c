@@ -287,11 +287,133 @@ test_read_during_appends(void **state)
 	wal_close(w);
 }
 
+/* ---- wake-ups of wal_wait_persisted (WAKE-UPS in wal/wal_int.h) ---- */
+
+struct waiters_arg
+{
+	struct wal *w;
+	pthread_mutex_t lock;		/* appends must be in index order */
+	uint64_t	next;
+	uint64_t	last;
+	int			bad;
+	unsigned	seed;
+};
+
+static void *
+waiter_main(void *p)
+{
+	struct waiters_arg *a = p;
+
+	for (;;)
+	{
+		uint64_t	lo,
+					hi;
+		unsigned	r;
+
+		pthread_mutex_lock(&a->lock);
+		r = (unsigned) rand_r(&a->seed);
+		lo = a->next;
+		/* Runs up to 1100 long: waiters of i and i + 1024 share a bucket. */
+		hi = lo + (r % 8 == 0 ? r % 1100 : r % 4);
+		if (hi > a->last)
+			hi = a->last;
+		for (uint64_t i = lo; i <= hi && lo <= a->last; i++)
+			if (wt_append(a->w, i, 1, SALT) != WAL_OK)
+				a->bad++;
+		a->next = hi + 1;
+		pthread_mutex_unlock(&a->lock);
+		if (lo > a->last)
+			break;
+		/* A middle index first (may share its bucket), then the last. */
+		if (wal_wait_persisted(a->w, lo + (hi - lo) / 2) != WAL_OK ||
+			wal_persisted_index(a->w) < lo + (hi - lo) / 2 ||
+			wal_wait_persisted(a->w, hi) != WAL_OK ||
+			wal_persisted_index(a->w) < hi)
+			__atomic_fetch_add(&a->bad, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void
+test_many_waiters(void **state)
+{
+	struct waiters_arg a = {.next = 1, .last = 30000, .seed = 7};
+	pthread_t	t[48];
+
+	alarm(120);					/* a lost wake-up hangs: fail instead */
+	a.w = open_small();
+	pthread_mutex_init(&a.lock, NULL);
+	for (int i = 0; i < 48; i++)
+		pthread_create(&t[i], NULL, waiter_main, &a);
+	for (int i = 0; i < 48; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(a.bad, 0);
+	assert_int_equal(wal_persisted_index(a.w), a.last);
+	wal_close(a.w);
+	alarm(0);
+}
+
+struct one_wait
+{
+	struct wal *w;
+	uint64_t	index;
+	int			rc;
+};
+
+static void *
+one_wait_main(void *p)
+{
+	struct one_wait *o = p;
+
+	o->rc = wal_wait_persisted(o->w, o->index);
+	return NULL;
+}
+
+static int	slow_sync_us;
+
+static int
+fault_fdatasync_slow(int fd)
+{
+	usleep((useconds_t) slow_sync_us);
+	return wal_io_default.fdatasync(fd);
+}
+
+/*
+ * After a truncation the wake cursor must go back with persisted: a waiter
+ * for a re-appended index (below the old persisted index) is woken when it
+ * is persisted again.
+ */
+static void
+test_wait_after_truncate(void **state)
+{
+	struct one_wait o = {.index = 180};
+	struct wal_io_ops ops = wal_io_default;
+	pthread_t	t;
+
+	alarm(120);					/* a lost wake-up hangs: fail instead */
+	o.w = open_small();
+	append_range(o.w, 1, 200, 1);
+	assert_int_equal(wal_wait_persisted(o.w, 200), WAL_OK);
+	assert_int_equal(wal_truncate_suffix(o.w, 150), WAL_OK);
+	assert_true(wal_persisted_index(o.w) <= 149);
+	slow_sync_us = 20000;		/* the waiter is asleep before 180 is synced */
+	ops.fdatasync = fault_fdatasync_slow;
+	wal_set_io_ops(&ops);
+	append_range(o.w, 150, 200, 2);
+	pthread_create(&t, NULL, one_wait_main, &o);
+	pthread_join(t, NULL);
+	assert_int_equal(o.rc, WAL_OK);
+	assert_true(wal_persisted_index(o.w) >= 180);
+	wal_close(o.w);
+	slow_sync_us = 0;
+	wal_set_io_ops(NULL);
+	alarm(0);
+}
+
 /* ---- fault injection ---- */
 
 static int	fail_errno;			/* errno to inject */
 static int	fail_after;			/* calls that succeed first */
-static int	slow_sync_us;
 
 static int
 fault_fallocate(int fd, off_t off, off_t len)
@@ -657,6 +779,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_suffix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_during_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_waiters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_after_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_on_new_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eio_on_fdatasync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
