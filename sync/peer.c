@@ -209,7 +209,8 @@ refuse(struct conn *conn, const char *fmt, const char *detail)
 }
 
 /* Outbound: the server's HELLO arrived; answer with our proof. */
-static void
+/* Returns false when the connection was refused (and freed). */
+static bool
 on_hello(struct conn *conn, const struct sync_frame *frame)
 {
 	struct sync_peers *peers = conn->peers;
@@ -218,11 +219,11 @@ on_hello(struct conn *conn, const struct sync_frame *frame)
 	uint8_t		buf[160];
 
 	if (sync_hello_decode(frame->payload, frame->payload_len, false, &hello) < 0)
-		{ refuse(conn, "malformed HELLO%s", ""); return; }
+		{ refuse(conn, "malformed HELLO%s", ""); return false; }
 	if (strcmp(hello.cluster_name, peers->cluster_name) != 0)
-		{ refuse(conn, "peer belongs to another cluster (\"%s\")", hello.cluster_name); return; }
+		{ refuse(conn, "peer belongs to another cluster (\"%s\")", hello.cluster_name); return false; }
 	if (hello.node_id != conn->peer_id)
-		{ refuse(conn, "peer at this address is not the expected node%s", ""); return; }
+		{ refuse(conn, "peer at this address is not the expected node%s", ""); return false; }
 	memcpy(conn->server_nonce, hello.nonce, SYNC_NONCE_SIZE);
 	PGQ_ASSERT(RAND_bytes(conn->client_nonce, SYNC_NONCE_SIZE) == 1);
 	memcpy(auth.nonce, conn->client_nonce, SYNC_NONCE_SIZE);
@@ -231,10 +232,12 @@ on_hello(struct conn *conn, const struct sync_frame *frame)
 				  conn->peer_id, peers->cfg.node_id, auth.mac);
 	PGQ_ASSERT(conn_queue(conn, SYNC_FRAME_AUTH, buf, sync_hello_encode(&auth, true, buf)));
 	conn_set_state(conn, CONN_WAIT_AUTH_OK);
+	return true;
 }
 
 /* Outbound: the server proved it holds the secret too. */
-static void
+/* Returns false when the connection was refused (and freed). */
+static bool
 on_auth_ok(struct conn *conn, const struct sync_frame *frame)
 {
 	struct sync_peers *peers = conn->peers;
@@ -245,16 +248,18 @@ on_auth_ok(struct conn *conn, const struct sync_frame *frame)
 				  conn->peer_id, peers->cfg.node_id, mac);
 	if (frame->payload_len != SYNC_MAC_SIZE ||
 		CRYPTO_memcmp(mac, frame->payload, SYNC_MAC_SIZE) != 0)
-		{ refuse(conn, "peer failed to prove the cluster secret%s", ""); return; }
+		{ refuse(conn, "peer failed to prove the cluster secret%s", ""); return false; }
 	conn_set_state(conn, CONN_ACTIVE);
 	m->backoff_ms = 0;
 	pgq_info("connected to node %u at %s:%u", m->addr.id, m->addr.host, m->addr.port);
 	if (peers->cb.on_connection)
 		peers->cb.on_connection(peers->cb.arg, m->addr.id, true);
+	return true;
 }
 
 /* Inbound: the client's proof arrived. */
-static void
+/* Returns false when the connection was refused (and freed). */
+static bool
 on_auth(struct conn *conn, const struct sync_frame *frame)
 {
 	struct sync_peers *peers = conn->peers;
@@ -262,16 +267,16 @@ on_auth(struct conn *conn, const struct sync_frame *frame)
 	uint8_t		mac[SYNC_MAC_SIZE];
 
 	if (sync_hello_decode(frame->payload, frame->payload_len, true, &auth) < 0)
-		{ refuse(conn, "malformed AUTH%s", ""); return; }
+		{ refuse(conn, "malformed AUTH%s", ""); return false; }
 	if (strcmp(auth.cluster_name, peers->cluster_name) != 0)
-		{ refuse(conn, "connection from another cluster (\"%s\") refused", auth.cluster_name); return; }
+		{ refuse(conn, "connection from another cluster (\"%s\") refused", auth.cluster_name); return false; }
 	if (auth.node_id == peers->cfg.node_id || find_member(peers, auth.node_id) == NULL)
-		{ refuse(conn, "connection from a node that is not a member refused%s", ""); return; }
+		{ refuse(conn, "connection from a node that is not a member refused%s", ""); return false; }
 	memcpy(conn->client_nonce, auth.nonce, SYNC_NONCE_SIZE);
 	handshake_mac(peers, "client", conn->server_nonce, conn->client_nonce,
 				  peers->cfg.node_id, auth.node_id, mac);
 	if (CRYPTO_memcmp(mac, auth.mac, SYNC_MAC_SIZE) != 0)
-		{ refuse(conn, "connection with a wrong cluster secret refused%s", ""); return; }
+		{ refuse(conn, "connection with a wrong cluster secret refused%s", ""); return false; }
 	handshake_mac(peers, "server", conn->server_nonce, conn->client_nonce,
 				  peers->cfg.node_id, auth.node_id, mac);
 	PGQ_ASSERT(conn_queue(conn, SYNC_FRAME_AUTH_OK, mac, SYNC_MAC_SIZE));
@@ -287,6 +292,7 @@ on_auth(struct conn *conn, const struct sync_frame *frame)
 	conn->peer_id = auth.node_id;
 	conn_set_state(conn, CONN_ACTIVE);
 	pgq_info("node %u connected", auth.node_id);
+	return true;
 }
 
 /* Returns false when the connection was closed. */
@@ -300,18 +306,15 @@ dispatch(struct conn *conn, const struct sync_frame *frame)
 		case CONN_WAIT_HELLO:
 			if (frame->type != SYNC_FRAME_HELLO)
 				break;
-			on_hello(conn, frame);
-			return conn->state == CONN_WAIT_AUTH_OK;
+			return on_hello(conn, frame);
 		case CONN_WAIT_AUTH_OK:
 			if (frame->type != SYNC_FRAME_AUTH_OK)
 				break;
-			on_auth_ok(conn, frame);
-			return conn->state == CONN_ACTIVE;
+			return on_auth_ok(conn, frame);
 		case CONN_WAIT_AUTH:
 			if (frame->type != SYNC_FRAME_AUTH)
 				break;
-			on_auth(conn, frame);
-			return conn->state == CONN_ACTIVE;
+			return on_auth(conn, frame);
 		case CONN_ACTIVE:
 			if (frame->type != SYNC_FRAME_MSG || conn->outbound)
 				break;
