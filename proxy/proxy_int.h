@@ -1,0 +1,325 @@
+/*
+ * proxy_int.h
+ *	  Internal objects of the proxy: sockets, client sessions, backend
+ *	  connections, pools.  Not for use outside proxy/.
+ *
+ * Object lifetimes: a client or backend is created by the proxy, moves
+ * between states only through its set_state function (which also moves it
+ * to the proxy's list for that state), and when it closes its watchers are
+ * stopped and it goes to the closing list; the ev_prepare watcher frees it
+ * on the next loop iteration, never inside its own callback chain.
+ *
+ * Relay: bytes read from one side go through that side's frame scanner into
+ * the other side's socket at once; only what the kernel does not take is
+ * copied into the other side's out buffer.  While that buffer holds more
+ * than PROXY_OUT_HIGH bytes the reading side is paused, so a client that
+ * reads slowly never makes the node buffer more than a bounded amount.
+ */
+#ifndef PROXY_INT_H
+#define PROXY_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include "common/pgq_config.h"
+#include "proxy/pq_frame.h"
+#include "proxy/proxy_scram.h"
+
+/* Named bounds, each asserted where it is used. */
+#define PROXY_READ_CHUNK		(64 * 1024)	/* one read from a socket */
+#define PROXY_OUT_HIGH			(256 * 1024) /* pause the other side above */
+#define PROXY_PRE_BUF			(16 * 1024)	/* startup/auth/login input */
+#define PROXY_LISTEN_BACKLOG	1024
+#define PROXY_ACCEPT_BATCH		64
+#define PROXY_MAX_LISTENERS		8
+#define PROXY_MAX_POOLS			4096
+#define PROXY_MAX_CANCELS		64			/* cancel requests in flight */
+#define PROXY_CLOSE_FLUSH_MS	2000		/* time to flush a final error */
+#define PROXY_LOGIN_TIMEOUT_MS	30000		/* client startup+auth, backend login */
+#define PROXY_SSL_READ_LOOPS	16			/* SSL_pending rounds per event */
+#define PROXY_ERRMSG_LEN		512
+#define PROXY_OVER_LIMIT_SLOTS	64			/* refused clients still read */
+#define PROXY_RESET_QUERY		"DISCARD ALL"
+
+struct proxy;
+struct proxy_client;
+struct proxy_backend;
+struct proxy_pool;
+
+/* An intrusive doubly linked list. */
+struct proxy_list
+{
+	struct proxy_list *prev,
+			   *next;
+};
+
+static inline void
+proxy_list_init(struct proxy_list *l)
+{
+	l->prev = l->next = l;
+}
+
+static inline bool
+proxy_list_empty(const struct proxy_list *l)
+{
+	return l->next == l;
+}
+
+static inline void
+proxy_list_remove(struct proxy_list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+static inline void
+proxy_list_append(struct proxy_list *l, struct proxy_list *n)
+{
+	n->prev = l->prev;
+	n->next = l;
+	l->prev->next = n;
+	l->prev = n;
+}
+
+#define proxy_container(ptr, type, member) \
+	((type *) ((char *) (ptr) - offsetof(type, member)))
+
+/* One socket, plaintext or TLS, with a lazily allocated out buffer. */
+struct proxy_conn
+{
+	int			fd;
+	SSL		   *ssl;			/* owned; NULL without TLS */
+	ev_io		rio;
+	ev_io		wio;
+	uint8_t    *out;			/* owned; NULL when empty */
+	uint32_t	out_off;
+	uint32_t	out_len;
+	uint32_t	out_cap;
+	bool		reading;		/* rio started */
+	bool		eof;
+};
+
+enum proxy_io_result
+{
+	PROXY_IO_OK,
+	PROXY_IO_AGAIN,
+	PROXY_IO_EOF,
+	PROXY_IO_ERROR,
+};
+
+/* Who owns a conn's callbacks: the client or the backend. */
+typedef void (*proxy_conn_cb) (struct proxy_conn *conn, bool drained);
+
+enum client_state
+{
+	CL_STARTUP,					/* reading the startup packet */
+	CL_TLS,						/* TLS handshake after SSLRequest */
+	CL_AUTH_LOOKUP,				/* waiting for the role's verifier */
+	CL_AUTH,					/* password/SASL exchange with the client */
+	CL_WAIT_BACKEND,			/* authenticated, waiting for a backend */
+	CL_ACTIVE,					/* linked to a backend, relaying */
+	CL_CLOSING,					/* flushing a final message, then freed */
+	CL_NSTATES
+};
+
+struct proxy_client
+{
+	struct proxy_list link;		/* on px->clients[state] */
+	struct proxy_list wait_link;	/* on pool->waiting in CL_WAIT_BACKEND */
+	struct proxy *px;
+	enum client_state state;
+	uint32_t	id;				/* also the pid in our BackendKeyData */
+	uint32_t	cancel_key;
+	struct proxy_conn conn;
+	struct pq_scanner scan;
+	ev_timer	timer;			/* login, query wait, idle or close timeout */
+	uint8_t    *in;				/* owned; pre-relay input, PROXY_PRE_BUF */
+	uint32_t	in_len;
+	uint8_t    *startup;		/* owned; backend startup packet to send */
+	uint32_t	startup_len;
+	struct proxy_pool *pool;
+	struct proxy_backend *be;
+	struct proxy_auth *auth;	/* owned during authentication */
+	struct sockaddr_storage addr;
+	bool		tls_done;
+	bool		auth_ok_sent;
+	bool		over_limit;		/* beyond max_client_conn: refuse at startup */
+	bool		parsing;		/* client_process_pre is consuming cl->in */
+	ev_tstamp	last_active;	/* last bytes from the client */
+};
+
+enum backend_state
+{
+	BE_CONNECTING,				/* TCP/unix connect in progress */
+	BE_LOGIN,					/* startup, authentication, until ReadyForQuery */
+	BE_IDLE,					/* in its pool, ready for a session */
+	BE_ACTIVE,					/* linked to a client */
+	BE_RESETTING,				/* running PROXY_RESET_QUERY after a session */
+	BE_CLOSING,
+	BE_NSTATES
+};
+
+struct proxy_backend
+{
+	struct proxy_list link;		/* on px->backends[state] */
+	struct proxy_list pool_link;	/* on pool->idle when idle */
+	struct proxy *px;
+	struct proxy_pool *pool;
+	enum backend_state state;
+	struct proxy_conn conn;
+	struct pq_scanner scan;
+	ev_timer	timer;
+	uint8_t    *in;				/* owned; login/reset input, PROXY_PRE_BUF */
+	uint32_t	in_len;
+	uint8_t    *startup;		/* owned; the startup packet it was opened with */
+	uint32_t	startup_len;
+	uint8_t    *params;			/* owned; ParameterStatus messages, whole */
+	uint32_t	params_len;
+	struct proxy_client *client;	/* linked session, or the one it was opened for */
+	uint32_t	be_pid;
+	uint32_t	be_key;
+	uint32_t	pending;		/* Query/Sync/FunctionCall not yet answered */
+	bool		unsynced;		/* sent messages not followed by a Sync */
+	char		txn;			/* status of the last ReadyForQuery */
+	struct proxy_scram_client *scram;	/* owned during SASL login */
+};
+
+struct proxy_pool
+{
+	struct proxy_list link;		/* on px->pools */
+	char	   *database;		/* owned */
+	char	   *user;			/* owned */
+	struct proxy_list idle;		/* backends in BE_IDLE */
+	struct proxy_list waiting;	/* clients in CL_WAIT_BACKEND, FIFO */
+	int			n_backends;		/* every backend of this pool, any state */
+	bool		kicking;		/* pool_kick on the stack: no re-entry */
+	/* How to log in as user, learnt from the last authenticated client. */
+	bool		has_client_key;
+	uint8_t		client_key[PROXY_SCRAM_KEY_LEN];
+	uint8_t		server_key[PROXY_SCRAM_KEY_LEN];
+	char		md5_verifier[PROXY_MD5_VERIFIER_LEN + 1];	/* "" when none */
+};
+
+/* A cancel request on its way to the local server. */
+struct proxy_cancel
+{
+	struct proxy_list link;
+	struct proxy *px;
+	int			fd;
+	ev_io		wio;
+	ev_timer	timer;
+	uint8_t		packet[PQ_CANCEL_REQUEST_LEN];
+};
+
+struct proxy_listener
+{
+	int			fd;
+	ev_io		io;
+	struct proxy *px;
+};
+
+struct proxy
+{
+	struct ev_loop *loop;
+	const struct pgq_config *cfg;	/* borrowed until reload/stop */
+	struct proxy_listener listeners[PROXY_MAX_LISTENERS];
+	int			n_listeners;
+	SSL_CTX    *ssl_ctx;		/* owned; NULL without a certificate */
+	struct sockaddr_storage be_addr;	/* the local PostgreSQL */
+	socklen_t	be_addrlen;
+	struct proxy_list clients[CL_NSTATES];
+	struct proxy_list backends[BE_NSTATES];
+	struct proxy_list pools;
+	struct proxy_list cancels;
+	int			n_clients;
+	int			n_pools;
+	int			n_cancels;
+	uint32_t	next_client_id;
+	ev_prepare	reaper;			/* frees closed objects */
+	struct proxy_hba *hba;		/* owned */
+	struct proxy_authdb *authdb;	/* owned: the service-role connection */
+	uint8_t		scratch[PROXY_READ_CHUNK];
+	bool		stopping;
+};
+
+/* proxy_io.c */
+void		proxy_conn_init(struct proxy_conn *c, struct proxy *px, int fd,
+							void (*rcb) (struct ev_loop *, ev_io *, int),
+							void (*wcb) (struct ev_loop *, ev_io *, int),
+							void *owner);
+void		proxy_conn_read_start(struct proxy *px, struct proxy_conn *c);
+void		proxy_conn_read_stop(struct proxy *px, struct proxy_conn *c);
+/* Read up to cap bytes; *n is set on PROXY_IO_OK. */
+enum proxy_io_result proxy_conn_read(struct proxy_conn *c, uint8_t *buf,
+									 size_t cap, size_t *n);
+/* Send all of data (queueing what the socket does not take); -1 on error. */
+int			proxy_conn_send(struct proxy *px, struct proxy_conn *c,
+							const uint8_t *data, size_t len);
+/* Write queued bytes; -1 on error, else 0 (check c->out_len). */
+int			proxy_conn_flush(struct proxy *px, struct proxy_conn *c);
+/* Stop watchers, free TLS and buffers, close the socket. */
+void		proxy_conn_close(struct proxy *px, struct proxy_conn *c);
+
+/* proxy_client.c */
+void		proxy_client_accept(struct proxy *px, int fd,
+								const struct sockaddr_storage *addr);
+void		proxy_client_error(struct proxy_client *cl, const char *severity,
+							   const char *sqlstate, const char *fmt,...)
+			__attribute__((format(printf, 4, 5)));
+void		proxy_client_close(struct proxy_client *cl);
+void		proxy_client_free(struct proxy_client *cl);
+/* A backend is ready for cl (from login or from the idle list). */
+void		proxy_client_link(struct proxy_client *cl, struct proxy_backend *be);
+/* The backend failed before linking: err is a whole ErrorResponse or NULL. */
+void		proxy_client_backend_failed(struct proxy_client *cl,
+										const uint8_t *err, size_t errlen);
+/* Relay bytes from the backend to the client. */
+void		proxy_client_relay_from_backend(struct proxy_client *cl);
+void		proxy_client_resume(struct proxy_client *cl);
+/* After authentication succeeded: find a backend. */
+void		proxy_client_authenticated(struct proxy_client *cl);
+/* Handle a CancelRequest for (pid, key). */
+void		proxy_cancel_request(struct proxy *px, uint32_t pid, uint32_t key);
+
+/* proxy_backend.c */
+struct proxy_pool *proxy_pool_get(struct proxy *px, const char *database,
+								  const char *user);
+/* Find or open a backend for cl; returns -1 when cl must fail. */
+void		proxy_pool_request(struct proxy_pool *pool, struct proxy_client *cl);
+/* The session ended: reset and pool the backend, or close it. */
+void		proxy_backend_release(struct proxy_backend *be, bool reusable);
+void		proxy_backend_close(struct proxy_backend *be);
+void		proxy_backend_free(struct proxy_backend *be);
+void		proxy_backend_resume(struct proxy_backend *be);
+void		proxy_pool_free_all(struct proxy *px);
+void		proxy_pool_client_gone(struct proxy_client *cl);
+
+/* proxy_auth.c */
+struct proxy_hba;
+struct proxy_authdb;
+struct proxy_auth;
+int			proxy_hba_load(struct proxy *px, char *err, size_t errlen);
+void		proxy_hba_free(struct proxy_hba *hba);
+/* Start authenticating cl after its startup packet. */
+void		proxy_auth_start(struct proxy_client *cl, const char *user,
+							 const char *database);
+/* A password/SASL message from the client in CL_AUTH. */
+void		proxy_auth_message(struct proxy_client *cl, const uint8_t *body,
+							   size_t len);
+void		proxy_auth_free(struct proxy_auth *auth);
+struct proxy_authdb *proxy_authdb_new(struct proxy *px);
+void		proxy_authdb_free(struct proxy_authdb *db);
+/* The client went away while its lookup was queued. */
+void		proxy_authdb_forget(struct proxy_authdb *db, struct proxy_client *cl);
+
+/* proxy.c */
+void		proxy_client_set_state(struct proxy_client *cl, enum client_state st);
+void		proxy_backend_set_state(struct proxy_backend *be, enum backend_state st);
+const char *proxy_client_state_name(enum client_state st);
+
+#endif							/* PROXY_INT_H */
