@@ -71,6 +71,16 @@ static const struct pgq_config_key config_keys[] = {
 		"How long a client waits for a backend connection; 0: forever."),
 	KEY(wal_segment_size, PGQ_CFG_BYTES, "64MB", 1 << 20, INT64_C(1) << 40, false, false,
 		"Size of each log segment file."),
+	KEY(auth_hba_file, PGQ_CFG_STRING, "", 0, 4095, true, false,
+		"Client authentication rules, one per line: host DATABASE USER ADDRESS/BITS|all trust|scram-sha-256|md5|reject; first match wins. Empty: loopback trust, every other address scram-sha-256."),
+	KEY(auth_query, PGQ_CFG_STRING,
+		"SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1 AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil > now())",
+		0, 4095, true, false,
+		"How the node reads a role's password verifier through postgres_conninfo ($1: the role)."),
+	KEY(client_login_timeout_ms, PGQ_CFG_INT, "30000", 100, 3600000, true, false,
+		"Time for a client's startup and authentication, and for a backend's login or reset."),
+	KEY(server_reset_query, PGQ_CFG_STRING, "DISCARD ALL", 1, 1023, true, false,
+		"Run on a backend connection before another session reuses it."),
 };
 
 #undef KEY

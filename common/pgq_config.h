@@ -73,6 +73,10 @@ struct pgq_config
 	int			client_idle_timeout_ms;
 	int			query_wait_timeout_ms;
 	int64_t		wal_segment_size;
+	char	   *auth_hba_file;
+	char	   *auth_query;
+	int			client_login_timeout_ms;
+	char	   *server_reset_query;
 	/* [nodes] */
 	int			n_nodes;
 	struct pgq_node_addr nodes[PGQ_MAX_NODES];

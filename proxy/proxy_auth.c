@@ -3,8 +3,8 @@
  *	  Client authentication against the local server's own roles.
  *
  * The rule list (hba) picks a method by address, database and user; the
- * first matching rule wins.  It is read from PROXY_HBA_FILE_NAME next to
- * the node's configuration file when that file exists, else the built-in
+ * first matching rule wins.  It is read from the file auth_hba_file names
+ * (docs/configuration.md); when that key is empty the built-in
  * PROXY_HBA_DEFAULT applies.  Line format, as pg_hba.conf:
  *
  *	host	DATABASE	USER	ADDRESS/BITS|all	trust|scram-sha-256|md5|reject
@@ -18,10 +18,10 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -32,7 +32,6 @@
 #include "common/pgq_log.h"
 #include "proxy/proxy_int.h"
 
-#define PROXY_HBA_FILE_NAME	"pgquorum_hba.conf"
 #define PROXY_HBA_MAX_RULES	256
 #define PROXY_AUTH_NAME_MAX	256	/* user and database names, with NUL */
 #define PROXY_HBA_NAME_LEN	64
@@ -40,9 +39,6 @@
 	"host all all 127.0.0.1/32 trust\n" \
 	"host all all ::1/128 trust\n" \
 	"host all all all scram-sha-256\n"
-#define PROXY_AUTH_QUERY \
-	"SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1 AND rolcanlogin " \
-	"AND (rolvaliduntil IS NULL OR rolvaliduntil > now())"
 
 enum hba_method
 {
@@ -169,7 +165,7 @@ hba_parse_line(struct proxy_hba *hba, char *line, char *err, size_t errlen, int 
 		}
 bad:
 	snprintf(err, errlen, "%s line %d: expected \"host DATABASE USER ADDRESS/BITS|all "
-			 "trust|scram-sha-256|md5|reject\"", PROXY_HBA_FILE_NAME, lineno);
+			 "trust|scram-sha-256|md5|reject\"", "auth_hba_file", lineno);
 	return -1;
 }
 
@@ -189,18 +185,21 @@ int
 proxy_hba_load(struct proxy *px, char *err, size_t errlen)
 {
 	struct proxy_hba *hba = calloc(1, sizeof(*hba));
-	char		path[PATH_MAX],
-				dir[PATH_MAX];
+	char		path[PATH_MAX];
 	FILE	   *f;
 	int			rc;
 
 	if (hba == NULL)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s", px->cfg->path ? px->cfg->path : ".");
-	snprintf(path, sizeof(path), "%s/%s", dirname(dir), PROXY_HBA_FILE_NAME);
-	f = fopen(path, "r");
-	if (f == NULL)
+	snprintf(path, sizeof(path), "%s", px->cfg->auth_hba_file);
+	if (path[0] == '\0')
 		f = fmemopen((void *) PROXY_HBA_DEFAULT, strlen(PROXY_HBA_DEFAULT), "r");
+	else if ((f = fopen(path, "r")) == NULL)
+	{
+		snprintf(err, errlen, "auth_hba_file \"%s\": %s", path, strerror(errno));
+		free(hba);
+		return -1;
+	}
 	else
 		pgq_info("proxy: authentication rules from %s", path);
 	rc = f ? hba_parse(hba, f, err, errlen) : -1;
@@ -639,7 +638,7 @@ authdb_step(struct proxy_authdb *db)
 	}
 	a = proxy_container(db->queue.next, struct proxy_auth, lookup_link);
 	params[0] = a->user;
-	if (PQsendQueryParams(db->conn, PROXY_AUTH_QUERY, 1, NULL, params, NULL, NULL, 0) != 1 ||
+	if (PQsendQueryParams(db->conn, db->px->cfg->auth_query, 1, NULL, params, NULL, NULL, 0) != 1 ||
 		PQflush(db->conn) < 0)
 	{
 		authdb_fail(db, PQerrorMessage(db->conn));
@@ -680,7 +679,7 @@ proxy_authdb_new(struct proxy *px)
 	ev_init(&db->io, on_authdb_io);
 	db->io.data = db;
 	ev_init(&db->timer, on_authdb_timeout);
-	db->timer.repeat = PROXY_LOGIN_TIMEOUT_MS / 1000.0;
+	db->timer.repeat = db->px->cfg->client_login_timeout_ms / 1000.0;
 	db->timer.data = db;
 	return db;
 }

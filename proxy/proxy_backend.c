@@ -6,7 +6,7 @@
  * state.  A backend is opened with the startup packet of the session it is
  * for and is reused only by a session whose startup packet is the same
  * byte for byte (same parameters, so the same ParameterStatus values),
- * after PROXY_RESET_QUERY ran cleanly outside a transaction.
+ * after server_reset_query ran cleanly outside a transaction.
  *
  * The login (startup, authentication) is our own non-blocking code, not
  * libpq: it must answer SCRAM with the ClientKey recovered from the
@@ -333,7 +333,7 @@ backend_open(struct proxy_pool *pool, struct proxy_client *cl)
 	memcpy(be->startup, cl->startup, cl->startup_len);
 	be->startup_len = cl->startup_len;
 	proxy_conn_init(&be->conn, px, fd, on_backend_read, on_backend_write, be);
-	ev_timer_init(&be->timer, on_backend_timer, PROXY_LOGIN_TIMEOUT_MS / 1000.0, 0.);
+	ev_timer_init(&be->timer, on_backend_timer, be->px->cfg->client_login_timeout_ms / 1000.0, 0.);
 	be->timer.data = be;
 	ev_timer_start(px->loop, &be->timer);
 	if (connect(fd, (struct sockaddr *) &px->be_addr, px->be_addrlen) < 0 &&
@@ -429,11 +429,11 @@ proxy_backend_release(struct proxy_backend *be, bool reusable)
 	be->in_len = 0;
 	pq_build_init(&b, buf, sizeof(buf));
 	pq_build_begin(&b, PqMsg_Query);
-	pq_build_string(&b, PROXY_RESET_QUERY);
+	pq_build_string(&b, be->px->cfg->server_reset_query);
 	pq_build_end(&b);
 	PGQ_ASSERT(!b.overflow);
 	proxy_backend_set_state(be, BE_RESETTING);
-	ev_timer_set(&be->timer, PROXY_LOGIN_TIMEOUT_MS / 1000.0, 0.);
+	ev_timer_set(&be->timer, be->px->cfg->client_login_timeout_ms / 1000.0, 0.);
 	ev_timer_start(be->px->loop, &be->timer);
 	proxy_conn_read_start(be->px, &be->conn);
 	if (proxy_conn_send(be->px, &be->conn, buf, b.len) < 0)

@@ -81,7 +81,7 @@ on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			break;
 		default:
 			proxy_client_error(cl, "FATAL", PQ_SQLSTATE_PROTOCOL_VIOLATION,
-							   "login did not complete within %d ms", PROXY_LOGIN_TIMEOUT_MS);
+							   "login did not complete within %d ms", cl->px->cfg->client_login_timeout_ms);
 			break;
 	}
 }
@@ -152,7 +152,7 @@ proxy_client_accept(struct proxy *px, int fd, const struct sockaddr_storage *add
 		proxy_client_close(cl);
 		return;
 	}
-	client_arm_timer(cl, PROXY_LOGIN_TIMEOUT_MS);
+	client_arm_timer(cl, cl->px->cfg->client_login_timeout_ms);
 	proxy_conn_read_start(px, &cl->conn);
 }
 

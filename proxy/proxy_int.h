@@ -39,11 +39,9 @@
 #define PROXY_MAX_POOLS			4096
 #define PROXY_MAX_CANCELS		64			/* cancel requests in flight */
 #define PROXY_CLOSE_FLUSH_MS	2000		/* time to flush a final error */
-#define PROXY_LOGIN_TIMEOUT_MS	30000		/* client startup+auth, backend login */
 #define PROXY_SSL_READ_LOOPS	16			/* SSL_pending rounds per event */
 #define PROXY_ERRMSG_LEN		512
 #define PROXY_OVER_LIMIT_SLOTS	64			/* refused clients still read */
-#define PROXY_RESET_QUERY		"DISCARD ALL"
 
 struct proxy;
 struct proxy_client;
@@ -159,7 +157,7 @@ enum backend_state
 	BE_LOGIN,					/* startup, authentication, until ReadyForQuery */
 	BE_IDLE,					/* in its pool, ready for a session */
 	BE_ACTIVE,					/* linked to a client */
-	BE_RESETTING,				/* running PROXY_RESET_QUERY after a session */
+	BE_RESETTING,				/* running server_reset_query after a session */
 	BE_CLOSING,
 	BE_NSTATES
 };

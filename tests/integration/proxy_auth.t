@@ -20,7 +20,8 @@ host all bob all md5
 host all all all scram-sha-256
 HBA
 proxy_up "$d" servicepw "tls_cert_file = $d/tls/cert.pem
-tls_key_file = $d/tls/key.pem"
+tls_key_file = $d/tls/key.pem
+auth_hba_file = $d/pgquorum_hba.conf"
 ok $? "PostgreSQL (scram on TCP) and a proxy node up"
 
 # The backends are opened over TCP, where the server asks for a password.
@@ -31,7 +32,8 @@ pg_psql -c "create role alice login password 'apw'" -c "set password_encryption 
 kill -TERM "$PX_PID"; sleep 0.3
 PX_CONNINFO="host=127.0.0.1 port=$PX_PG_PORT user=postgres password=servicepw dbname=postgres"
 proxy_write_conf "tls_cert_file = $d/tls/cert.pem
-tls_key_file = $d/tls/key.pem"
+tls_key_file = $d/tls/key.pem
+auth_hba_file = $d/pgquorum_hba.conf"
 "$PX_NODE" "$d/node.conf" >"$d/node.out" 2>&1 &
 PX_PID=$!
 at_exit "kill -TERM $PX_PID; sleep 0.2; kill -KILL $PX_PID"
