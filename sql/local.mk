@@ -17,3 +17,11 @@ bench_sql_classify_bench_SOURCES = bench/sql_classify_bench.c
 bench_sql_classify_bench_CPPFLAGS = $(AM_CPPFLAGS) $(PG_QUERY_CFLAGS)
 bench_sql_classify_bench_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
 	$(PG_QUERY_LIBS) -lpthread
+
+# Admin views of issue 7 (docs/admin-views.md): the view table and the
+# query rewrite that turns pgquorum.<view> into typed VALUES lists.
+sql_libpgq_sql_a_SOURCES += \
+	sql/sql_admin.h sql/sql_admin.c \
+	sql/sql_admin_int.h \
+	sql/sql_admin_build.c \
+	sql/sql_admin_views.c
