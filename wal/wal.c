@@ -64,6 +64,7 @@ open_dir(struct wal *w, const char *dir)
 static void
 wal_free(struct wal *w)
 {
+	wal_spare_stop(w);			/* before dir_fd is closed */
 	for (size_t k = 0; k < w->n_segs; k++)
 		close(w->segs[k].fd);
 	if (w->ring)
@@ -79,6 +80,8 @@ wal_free(struct wal *w)
 	pthread_cond_destroy(&w->q_space);
 	pthread_cond_destroy(&w->q_done);
 	pthread_mutex_destroy(&w->wake_lock);
+	pthread_mutex_destroy(&w->spare_lock);
+	pthread_cond_destroy(&w->spare_cond);
 	free(w->segs);
 	free(w->pos);
 	free(w->ring);
@@ -104,6 +107,10 @@ wal_alloc(const struct wal_options *opt)
 	pthread_cond_init(&w->q_space, NULL);
 	pthread_cond_init(&w->q_done, NULL);
 	pthread_mutex_init(&w->wake_lock, NULL);
+	pthread_mutex_init(&w->spare_lock, NULL);
+	pthread_cond_init(&w->spare_cond, NULL);
+	w->spare_fd = -1;
+	w->spare_state = WAL_SPARE_IDLE;
 	while (cap < (size_t) opt->queue_max_entries + 64)
 		cap *= 2;
 	w->ring = calloc(cap, sizeof(*w->ring));
@@ -140,6 +147,15 @@ wal_open(const char *dir, const struct wal_options *opt, struct wal **out)
 	rc = open_dir(w, dir);
 	if (rc == WAL_OK)
 		rc = wal_recover(w);
+	if (rc == WAL_OK)
+	{
+		/* The next segment is prepared at once (SPARE in wal_int.h). */
+		w->spare_state = WAL_SPARE_WANTED;
+		if (pthread_create(&w->spare_thread, NULL, wal_spare_main, w) != 0)
+			rc = wal_set_error(WAL_ENOMEM, "cannot start the wal spare thread");
+		else
+			w->spare_started = true;
+	}
 	if (rc == WAL_OK && pthread_create(&w->writer, NULL, wal_writer_main, w) != 0)
 		rc = wal_set_error(WAL_ENOMEM, "cannot start the wal writer thread");
 	if (rc != WAL_OK)
@@ -436,4 +452,8 @@ wal_stats(struct wal *w, struct wal_stats *st)
 	for (size_t k = 0; k < w->n_segs; k++)
 		st->bytes_on_disk += w->segs[k].file_size;
 	pthread_rwlock_unlock(&w->seg_lock);
+	pthread_mutex_lock(&w->spare_lock);
+	st->spare_ready = w->spare_state == WAL_SPARE_READY;
+	st->spare_waits = w->spare_waits;
+	pthread_mutex_unlock(&w->spare_lock);
 }

@@ -26,7 +26,9 @@
  *
  * THREADS.  Every routine may be called from any thread; a struct wal is
  * shared.  One writer thread, owned by the wal, does all writes and
- * fdatasyncs of log entries, in batches (group commit).  Routines that block
+ * fdatasyncs of log entries, in batches (group commit).  A second one
+ * prepares the next segment file ahead of time (zero-filled spare), so a
+ * segment roll does not stall the batches.  Routines that block
  * on disk or on the writer are marked BLOCKS; the event loop must only use
  * the others (append, persisted_index, eventfd, read of recent entries,
  * term, first/last index, stats, compact).  wal_open (recovery, which may
@@ -125,6 +127,9 @@ struct wal_stats
 	uint64_t	persisted_index;
 	uint64_t	queued_entries;
 	bool		failed;
+	bool		spare_ready;	/* the next segment is prepared (not counted
+								 * in segments / bytes_on_disk) */
+	uint64_t	spare_waits;	/* segment rolls that had to wait for it */
 };
 
 /* wal_append flags */

@@ -61,8 +61,17 @@
  *	  28+272n+a 4 CRC-32C of all preceding bytes
  * The file must be exactly 32 + 272 * count + aux length bytes.
  *
+ * SPARE SEGMENT "spare.seg.tmp" (WAL_SPARE_NAME): the next segment,
+ * prepared ahead of time (preallocated, zero-filled, fdatasync'ed, with the
+ * directory fsynced) while the log runs.  It is all zeros, header included,
+ * until a roll writes the header, fdatasyncs it and renames it to
+ * "<first index>.seg".  Its name never parses as a segment name; it is
+ * never part of the log.
+ *
  * RECOVERY (wal_open): segments are sorted by first index; "*.tmp" files
- * (an unfinished segment creation or hard-state write) are removed.  Each
+ * of segments (an unfinished segment creation, or the spare: "*.seg.tmp")
+ * are removed; "hardstate.tmp" (an unfinished hard-state write) is never
+ * read and is truncated by the next save.  Each
  * segment's header must be valid and match its name.  Records are decoded
  * from offset 32 while they are valid and carry the expected next index.
  *	- Not the last segment: decoding must reach exactly the next segment's
@@ -111,6 +120,9 @@
 	(WAL_HS_HEADER_SIZE + WAL_MAX_MEMBERS * WAL_HS_MEMBER_SIZE + 4 + WAL_HS_AUX_MAX + 4)
 
 #define WAL_SEG_NAME_LEN		24		/* 20 digits + ".seg" */
+/* The prepared next segment; ".seg.tmp": removed by recovery, never parsed
+ * as a segment (see SPARE SEGMENT above). */
+#define WAL_SPARE_NAME			"spare.seg.tmp"
 
 /* Why a decode failed; WAL_FMT_OK on success. */
 #define WAL_FORMAT_RESULTS(X) \

@@ -13,6 +13,9 @@
  * persisted, failed, stopping and view_last are written under q_lock with
  * atomic stores, so wal_wait_persisted can read them without it.
  *
+ * spare_lock guards the spare-segment fields (see SPARE below); it is a
+ * leaf: never held while taking another lock, nor taken under one.
+ *
  * An appended entry is always in the queue or in pos[] (or both): the
  * writer adds positions to pos[] before it pops the items from the queue.
  */
@@ -46,6 +49,28 @@ struct wal_wait_bucket
 {
 	uint32_t	seq;			/* futex word, bumped by each wake */
 	uint32_t	waiters;		/* threads registered in this bucket */
+};
+
+/*
+ * SPARE.  A helper thread (wal_spare_main, started by wal_open) keeps the
+ * next segment ready: WAL_SPARE_NAME, segment_size bytes, preallocated,
+ * zero-filled, fdatasync'ed, directory fsynced (wal_format.h, SPARE
+ * SEGMENT).  A roll to a segment of the configured size takes it (waiting
+ * while it is being made), writes the header, fdatasyncs, renames and
+ * fsyncs the directory, then asks for the next one.  States:
+ *	WANTED -> (helper) BUSY -> READY | FAILED -> (writer takes it) IDLE
+ *	-> (after a roll) WANTED.
+ * A FAILED spare is logged; the writer then makes the spare itself, on its
+ * own thread, and only a failure there fails the log (ENOSPC is reported
+ * as before, at the roll that needs the space).
+ */
+enum wal_spare_state
+{
+	WAL_SPARE_IDLE,				/* nobody makes one; none on disk */
+	WAL_SPARE_WANTED,			/* the helper should make one */
+	WAL_SPARE_BUSY,				/* the helper is making it */
+	WAL_SPARE_READY,			/* on disk and synced; spare_fd is open */
+	WAL_SPARE_FAILED,			/* the helper could not (spare_msg) */
 };
 
 struct wal_seg
@@ -136,6 +161,16 @@ struct wal
 	pthread_t	writer;
 	bool		writer_started;
 	int			efd;
+	/* the spare segment, under spare_lock (see SPARE) */
+	pthread_mutex_t spare_lock;
+	pthread_cond_t spare_cond;	/* state changes, stop */
+	enum wal_spare_state spare_state;
+	int			spare_fd;		/* READY: the open spare; else -1 */
+	bool		spare_stop;		/* also read atomically while zero-filling */
+	uint64_t	spare_waits;	/* rolls that found no READY spare */
+	char		spare_msg[512]; /* FAILED: why */
+	pthread_t	spare_thread;
+	bool		spare_started;
 	/* writer-private */
 	uint8_t    *wbuf;
 	size_t		wbuf_cap;
@@ -154,6 +189,8 @@ void		wal_wake_help(struct wal *w, unsigned budget);
 void		wal_wake_all(struct wal *w);
 void		wal_wake_reset(struct wal *w, uint64_t persisted);
 void		wal_futex_wait(uint32_t *word, uint32_t seen);
+void	   *wal_spare_main(void *arg);
+void		wal_spare_stop(struct wal *w);
 
 /* wal_recover.c */
 int			wal_recover(struct wal *w);

@@ -12,8 +12,8 @@
  *
  * Functions follow the system calls' conventions: -1 with errno set on
  * failure (fallocate too, unlike posix_fallocate).  Set the table before
- * wal_open and leave it until wal_close: the writer thread reads it
- * without a lock.
+ * wal_open and leave it until wal_close: the writer and spare-segment
+ * threads read it without a lock.
  */
 #ifndef WAL_WAL_IO_H
 #define WAL_WAL_IO_H

@@ -48,7 +48,10 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Lists "*.seg" files sorted; removes "*.seg.tmp" left by a crash. */
+/*
+ * Lists "*.seg" files sorted; removes "*.seg.tmp" left by a crash (an
+ * unfinished segment, or the spare, WAL_SPARE_NAME).
+ */
 static int
 list_segments(struct wal *w, struct seg_list *l)
 {
@@ -67,6 +70,13 @@ list_segments(struct wal *w, struct seg_list *l)
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL)
 	{
+		if (strcmp(de->d_name, WAL_SPARE_NAME) == 0)
+		{
+			/* Left by a crash (wal_close removes it): never a segment. */
+			pgq_info("wal %s: removing the spare segment %s", w->dir, de->d_name);
+			unlinkat(w->dir_fd, de->d_name, 0);
+			continue;
+		}
 		if (ends_with(de->d_name, ".seg.tmp"))
 		{
 			pgq_warn("wal %s: removing unfinished segment %s", w->dir, de->d_name);

@@ -4,7 +4,9 @@
  *	  into segments, fdatasyncs once per batch (group commit), publishes
  *	  the positions, then the persisted index.  Also runs the queued
  *	  commands (truncate suffix, compact prefix, barrier) in queue order,
- *	  and creates segments.  See wal_int.h for the locking rules.
+ *	  and rolls segments.  The spare-segment helper thread, which prepares
+ *	  the next segment off the writer's path, is here too.  See wal_int.h
+ *	  for the locking rules.
  */
 #include "config.h"
 
@@ -204,15 +206,24 @@ io_fail(struct wal *w, const char *what, uint64_t first_index, uint64_t off)
  * metadata (a journal commit, measured at 3-4x the cost of a plain data
  * fdatasync).  Writing real zeros once at creation makes every later batch
  * an overwrite of written blocks, as PostgreSQL does for its WAL segments.
+ *
+ * stop is NULL on the writer thread.  For the spare (helper thread) it is
+ * polled between chunks (true: give up with ECANCELED), and every ZPACE
+ * bytes are pushed to the disk and waited for (sync_file_range, a hint
+ * only: the fdatasync that follows reports any write-back error), so that
+ * a spare made beside running batches never puts 64 MiB of dirty pages in
+ * front of their fdatasyncs at once.
  */
 static int
-zero_fill(int fd, uint64_t from, uint64_t size)
+zero_fill(int fd, uint64_t from, uint64_t size, const bool *stop)
 {
 	enum
 	{
-		ZCHUNK = 1 << 20
+		ZCHUNK = 1 << 20,
+		ZPACE = 4 << 20
 	};
 	uint8_t    *zeros = calloc(1, ZCHUNK);
+	uint64_t	paced = from;
 	int			rc = 0;
 
 	if (zeros == NULL)
@@ -224,8 +235,22 @@ zero_fill(int fd, uint64_t from, uint64_t size)
 	{
 		uint64_t	len = size - off < ZCHUNK ? size - off : ZCHUNK;
 
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
+		{
+			errno = ECANCELED;
+			rc = -1;
+			break;
+		}
 		rc = pwrite_all(fd, zeros, len, off);
 		off += len;
+		if (rc == 0 && stop && off - paced >= ZPACE)
+		{
+			(void) sync_file_range(fd, (off_t) paced, (off_t) (off - paced),
+								   SYNC_FILE_RANGE_WAIT_BEFORE |
+								   SYNC_FILE_RANGE_WRITE |
+								   SYNC_FILE_RANGE_WAIT_AFTER);
+			paced = off;
+		}
 	}
 	free(zeros);
 	return rc;
@@ -235,7 +260,8 @@ zero_fill(int fd, uint64_t from, uint64_t size)
  * Creates segment <first_index>.seg of size bytes: temp file, preallocate
  * (reserves the space, so ENOSPC shows here), zero-fill, header, fdatasync,
  * rename, fsync the directory.  Does not fail the log (the caller decides);
- * returns a code with wal_errmsg set.
+ * returns a code with wal_errmsg set.  Used for a segment larger than
+ * segment_size (one big record); the others come from the spare.
  */
 int
 wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
@@ -259,7 +285,7 @@ wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
 	if (wal_io.fallocate(fd, 0, (off_t) size) != 0)
 		goto fail;
 	what = "zero-fill";
-	if (zero_fill(fd, WAL_SEG_HEADER_SIZE, size) != 0)
+	if (zero_fill(fd, WAL_SEG_HEADER_SIZE, size, NULL) != 0)
 		goto fail;
 	what = "write header";
 	if (pwrite_all(fd, hdr, sizeof(hdr), 0) != 0)
@@ -287,6 +313,209 @@ fail:
 						 w->dir, name, what, strerror(e));
 }
 
+/* ---- the spare segment (SPARE in wal_int.h) ---- */
+
+/*
+ * Makes WAL_SPARE_NAME: segment_size bytes, preallocated (ENOSPC shows
+ * here), zero-filled (header bytes included), fdatasync'ed, directory
+ * fsynced.  On success *out is the open file.  On failure nothing stays
+ * on disk; returns a code with wal_errmsg set.  stop: see zero_fill.
+ */
+static int
+spare_make(struct wal *w, int *out, const bool *stop)
+{
+	uint64_t	size = w->opt.segment_size;
+	const char *what = "open";
+	int			fd,
+				e;
+
+	fd = openat(w->dir_fd, WAL_SPARE_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+				0640);
+	if (fd < 0)
+		goto fail;
+	what = "preallocate";
+	if (wal_io.fallocate(fd, 0, (off_t) size) != 0)
+		goto fail;
+	what = "zero-fill";
+	if (zero_fill(fd, 0, size, stop) != 0)
+		goto fail;
+	what = "fdatasync";
+	if (wal_io.fdatasync(fd) != 0)
+		goto fail;
+	what = "fsync directory";
+	if (wal_io.fsync(w->dir_fd) != 0)
+		goto fail;
+	*out = fd;
+	return WAL_OK;
+fail:
+	e = errno;
+	if (fd >= 0)
+	{
+		close(fd);
+		unlinkat(w->dir_fd, WAL_SPARE_NAME, 0);
+	}
+	return wal_set_error(wal_errno_code(e), "cannot prepare the next segment "
+						 "%s/%s (%s): %s", w->dir, WAL_SPARE_NAME, what,
+						 strerror(e));
+}
+
+/* The helper thread: makes a spare each time one is WANTED. */
+void *
+wal_spare_main(void *arg)
+{
+	struct wal *w = arg;
+
+	pthread_mutex_lock(&w->spare_lock);
+	for (;;)
+	{
+		char		msg[sizeof(w->spare_msg)];
+		int			fd = -1,
+					rc;
+
+		while (!w->spare_stop && w->spare_state != WAL_SPARE_WANTED)
+			pthread_cond_wait(&w->spare_cond, &w->spare_lock);
+		if (w->spare_stop)
+			break;
+		w->spare_state = WAL_SPARE_BUSY;
+		pthread_mutex_unlock(&w->spare_lock);
+		rc = spare_make(w, &fd, &w->spare_stop);
+		snprintf(msg, sizeof(msg), "%s", rc == WAL_OK ? "" : wal_errmsg());
+		if (rc != WAL_OK && !__atomic_load_n(&w->spare_stop, __ATOMIC_RELAXED))
+			pgq_warn("wal %s: %s", w->dir, msg);
+		pthread_mutex_lock(&w->spare_lock);
+		w->spare_fd = fd;
+		w->spare_state = rc == WAL_OK ? WAL_SPARE_READY : WAL_SPARE_FAILED;
+		memcpy(w->spare_msg, msg, sizeof(msg));
+		pthread_cond_broadcast(&w->spare_cond);
+	}
+	pthread_mutex_unlock(&w->spare_lock);
+	return NULL;
+}
+
+/*
+ * Stops the helper (an unfinished spare is abandoned and removed) and
+ * removes a ready spare.  Called once the writer is stopped (or never ran).
+ * Removing it needs no sync: recovery removes it too.
+ */
+void
+wal_spare_stop(struct wal *w)
+{
+	if (w->spare_started)
+	{
+		pthread_mutex_lock(&w->spare_lock);
+		__atomic_store_n(&w->spare_stop, true, __ATOMIC_RELAXED);
+		pthread_cond_broadcast(&w->spare_cond);
+		pthread_mutex_unlock(&w->spare_lock);
+		pthread_join(w->spare_thread, NULL);
+		w->spare_started = false;
+	}
+	if (w->spare_fd >= 0)
+	{
+		close(w->spare_fd);
+		w->spare_fd = -1;
+		unlinkat(w->dir_fd, WAL_SPARE_NAME, 0);
+	}
+}
+
+/*
+ * Writer: takes the spare into *fd, waiting while the helper makes it.
+ * When the helper failed, makes it here (the failure counts only if it
+ * happens again now).
+ */
+static int
+spare_take(struct wal *w, int *fd)
+{
+	char		msg[sizeof(w->spare_msg)] = "";
+
+	pthread_mutex_lock(&w->spare_lock);
+	if (w->spare_state != WAL_SPARE_READY)
+		w->spare_waits++;
+	while (w->spare_state == WAL_SPARE_WANTED ||
+		   w->spare_state == WAL_SPARE_BUSY)
+		pthread_cond_wait(&w->spare_cond, &w->spare_lock);
+	if (w->spare_state == WAL_SPARE_READY)
+	{
+		*fd = w->spare_fd;
+		w->spare_fd = -1;
+		w->spare_state = WAL_SPARE_IDLE;
+		pthread_mutex_unlock(&w->spare_lock);
+		return WAL_OK;
+	}
+	if (w->spare_state == WAL_SPARE_FAILED)
+		memcpy(msg, w->spare_msg, sizeof(msg));
+	w->spare_state = WAL_SPARE_IDLE;
+	pthread_mutex_unlock(&w->spare_lock);
+	if (msg[0])
+		pgq_warn("wal %s: no spare segment (%s): making it on the writer thread",
+				 w->dir, msg);
+	return spare_make(w, fd, NULL);
+}
+
+/* Writer, after a roll: asks the helper for the next spare. */
+static void
+spare_want(struct wal *w)
+{
+	pthread_mutex_lock(&w->spare_lock);
+	if (w->spare_state == WAL_SPARE_IDLE)
+	{
+		w->spare_state = WAL_SPARE_WANTED;
+		pthread_cond_broadcast(&w->spare_cond);
+	}
+	pthread_mutex_unlock(&w->spare_lock);
+}
+
+/*
+ * Makes segment <first_index>.seg of segment_size bytes out of the spare:
+ * header, fdatasync, rename, fsync the directory (the order of
+ * wal_seg_create: the name appears only once its header is durable).
+ * Does not fail the log; returns a code with wal_errmsg set.
+ */
+static int
+seg_from_spare(struct wal *w, uint64_t first_index, struct wal_seg *seg)
+{
+	char		name[WAL_SEG_NAME_LEN + 1];
+	uint8_t		hdr[WAL_SEG_HEADER_SIZE];
+	struct wal_seg_header h = {.first_index = first_index,
+	.segment_size = w->opt.segment_size};
+	const char *what = "write header";
+	int			fd,
+				e,
+				rc = spare_take(w, &fd);
+
+	wal_segment_name(first_index, name);
+	if (rc != WAL_OK)
+	{
+		char		why[512];
+
+		snprintf(why, sizeof(why), "%s", wal_errmsg());
+		return wal_set_error(rc, "cannot create segment %s/%s: %s", w->dir,
+							 name, why);
+	}
+	wal_seg_header_encode(&h, hdr);
+	if (pwrite_all(fd, hdr, sizeof(hdr), 0) != 0)
+		goto fail;
+	what = "fdatasync";
+	if (wal_io.fdatasync(fd) != 0)
+		goto fail;
+	what = "rename";
+	if (renameat(w->dir_fd, WAL_SPARE_NAME, w->dir_fd, name) != 0)
+		goto fail;
+	what = "fsync directory";
+	if (wal_io.fsync(w->dir_fd) != 0)
+		goto fail;
+	*seg = (struct wal_seg) {.first_index = first_index, .n_entries = 0,
+		.write_off = WAL_SEG_HEADER_SIZE, .file_size = w->opt.segment_size,
+	.fd = fd};
+	spare_want(w);
+	return WAL_OK;
+fail:
+	e = errno;
+	close(fd);
+	unlinkat(w->dir_fd, WAL_SPARE_NAME, 0);
+	return wal_set_error(wal_errno_code(e), "cannot create segment %s/%s (%s): %s",
+						 w->dir, name, what, strerror(e));
+}
+
 /* Removes the empty last segment (its first index does not fit). */
 static int
 drop_empty_last(struct wal *w)
@@ -306,7 +535,10 @@ drop_empty_last(struct wal *w)
 	return WAL_OK;
 }
 
-/* Makes a new last segment starting at index, big enough for rec_size. */
+/*
+ * Makes a new last segment starting at index, big enough for rec_size: out
+ * of the spare when the configured size will do, else made here.
+ */
 static int
 seg_roll(struct wal *w, uint64_t index, size_t rec_size)
 {
@@ -321,8 +553,9 @@ seg_roll(struct wal *w, uint64_t index, size_t rec_size)
 			return rc;
 	}
 	if (WAL_SEG_HEADER_SIZE + rec_size > size)
-		size = WAL_SEG_HEADER_SIZE + rec_size;
-	rc = wal_seg_create(w, index, size, &seg);
+		rc = wal_seg_create(w, index, WAL_SEG_HEADER_SIZE + rec_size, &seg);
+	else
+		rc = seg_from_spare(w, index, &seg);
 	if (rc != WAL_OK)
 		return wal_fail(w, rc, "%s", wal_errmsg());
 	pthread_rwlock_wrlock(&w->seg_lock);

@@ -4,7 +4,8 @@
  *	  with group commit, continuity checks, back-pressure, truncation (also
  *	  of still-queued entries) and compaction across segments, reopen,
  *	  hard state, recovery of a torn tail versus refusal of corruption in
- *	  the middle, and the failed state after injected ENOSPC and EIO.
+ *	  the middle, the prepared spare segment, and the failed state after
+ *	  injected ENOSPC and EIO.
  */
 #include "config.h"
 
@@ -414,6 +415,7 @@ test_wait_after_truncate(void **state)
 
 static int	fail_errno;			/* errno to inject */
 static int	fail_after;			/* calls that succeed first */
+static int	fail_times;			/* failures to inject then; 0: no end */
 
 static int
 fault_fallocate(int fd, off_t off, off_t len)
@@ -421,6 +423,8 @@ fault_fallocate(int fd, off_t off, off_t len)
 	if (fail_errno && fail_after-- <= 0)
 	{
 		errno = fail_errno;
+		if (fail_times > 0 && --fail_times == 0)
+			fail_errno = 0;		/* that was the last one */
 		return -1;
 	}
 	return wal_io_default.fallocate(fd, off, len);
@@ -446,6 +450,7 @@ install_fault(bool on_fallocate, int e, int after)
 
 	fail_errno = e;
 	fail_after = after;
+	fail_times = 0;
 	if (on_fallocate)
 		ops.fallocate = fault_fallocate;
 	else
@@ -478,16 +483,52 @@ expect_failed(struct wal *w, int root_cause)
 	return persisted;
 }
 
+static uint64_t last_segment_first(void);
+
+/*
+ * Waits until the next segment is prepared, so that the spare helper thread
+ * is idle (a fault installed after it cannot hit it half-way).
+ */
+static void
+wait_spare_ready(struct wal *w)
+{
+	struct wal_stats st;
+
+	for (int i = 0; i < 5000; i++)
+	{
+		wal_stats(w, &st);
+		if (st.spare_ready)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the spare segment was never prepared");
+}
+
+static void
+spare_path(char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", dir, WAL_SPARE_NAME);
+}
+
+/*
+ * ENOSPC when the next segment is made.  The first segment comes from the
+ * first spare (1 fallocate that works); making the next spare fails on the
+ * helper thread, and again when the writer tries it itself at the roll:
+ * the log fails there, with the root cause, and nothing past the first
+ * segment is reported persisted.
+ */
 static void
 test_enospc_on_new_segment(void **state)
 {
-	struct wal *w = open_small();
-
-	append_range(w, 1, 50, 1);
-	assert_int_equal(wal_wait_persisted(w, 50), WAL_OK);
-	install_fault(true, ENOSPC, 0);	/* the next segment cannot be made */
+	struct wal *w;
+	struct wal_stats st;
+	char		path[512];
 	uint64_t	persisted;
 
+	install_fault(true, ENOSPC, 1);	/* before open: read by both threads */
+	w = open_small();
+	append_range(w, 1, 50, 1);
+	assert_int_equal(wal_wait_persisted(w, 50), WAL_OK);
 	for (uint64_t i = 51; i <= 2000; i++)
 	{
 		int			rc = wt_append(w, i, 1, SALT);	/* may see the failure */
@@ -497,13 +538,111 @@ test_enospc_on_new_segment(void **state)
 			break;
 	}
 	persisted = expect_failed(w, WAL_ENOSPC);
+	assert_non_null(strstr(wal_errmsg(), "preallocate"));
 	assert_true(persisted >= 50);
+	wal_stats(w, &st);
+	assert_int_equal(st.segments, 1);	/* failed at the first roll */
+	assert_false(st.spare_ready);
 	wal_close(w);
+	spare_path(path, sizeof(path));
+	assert_int_not_equal(access(path, F_OK), 0);	/* nothing half-made */
 	wal_set_io_ops(NULL);
 	w = open_small();			/* space is back: reopen recovers */
 	assert_true(wal_last_index(w) >= persisted);
 	verify_range(w, 1, wal_last_index(w));
 	wal_close(w);
+}
+
+/*
+ * A spare that the helper thread could not make is not the end: the
+ * writer makes it at the roll, and the log goes on if that works.
+ */
+static void
+test_enospc_on_spare_only(void **state)
+{
+	struct wal *w;
+	struct wal_stats st;
+
+	install_fault(true, ENOSPC, 1);
+	fail_times = 1;				/* only the helper's second spare fails */
+	w = open_small();
+	append_range(w, 1, 2000, 1);
+	assert_int_equal(wal_wait_persisted(w, 2000), WAL_OK);
+	wal_stats(w, &st);
+	assert_false(st.failed);
+	assert_true(st.segments >= 3);
+	assert_true(st.spare_waits >= 1);	/* the failed one */
+	wal_close(w);
+	wal_set_io_ops(NULL);
+	w = open_small();
+	assert_int_equal(wal_last_index(w), 2000);
+	verify_range(w, 1, 2000);
+	wal_close(w);
+}
+
+/*
+ * The spare is a zero-filled file of the segment size beside the segments,
+ * never one of them: not counted, removed at close, and a leftover one
+ * (even holding valid records) is removed by recovery, not read.
+ */
+static void
+test_spare_is_not_a_segment(void **state)
+{
+	struct wal *w = open_small();
+	struct wal_stats st;
+	char		path[512],
+				seg[512];
+	struct stat sb;
+	uint8_t    *buf;
+	int			fd;
+	uint64_t	first;
+
+	append_range(w, 1, 1500, 1);
+	assert_int_equal(wal_wait_persisted(w, 1500), WAL_OK);
+	wait_spare_ready(w);
+	wal_stats(w, &st);
+	assert_true(st.segments >= 3);
+	assert_int_equal(st.bytes_on_disk, st.segments * 64 * 1024);
+	spare_path(path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 64 * 1024);
+	buf = malloc(64 * 1024);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, 64 * 1024, 0), 64 * 1024);
+	close(fd);
+	for (size_t i = 0; i < 64 * 1024; i++)
+		assert_int_equal(buf[i], 0);	/* header too: not a segment */
+	wal_close(w);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* A crash between the header write and the rename: a spare holding a
+	 * valid segment (here a copy of the last one) is removed, not used. */
+	first = last_segment_first();
+	wt_seg_path(dir, first, seg, sizeof(seg));
+	fd = open(seg, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, 64 * 1024, 0), 64 * 1024);
+	close(fd);
+	fd = open(path, O_WRONLY | O_CREAT, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, 64 * 1024, 0), 64 * 1024);
+	close(fd);
+	free(buf);
+	w = open_small();
+	assert_int_equal(wal_first_index(w), 1);
+	assert_int_equal(wal_last_index(w), 1500);
+	verify_range(w, 1, 1500);
+	append_range(w, 1501, 3000, 2);
+	assert_int_equal(wal_wait_persisted(w, 3000), WAL_OK);
+	wal_close(w);
+	w = open_small();
+	assert_int_equal(wal_last_index(w), 3000);
+	verify_range(w, 1, 3000);
+	wal_close(w);
+	/* Closed while the spare is being made (64 MiB): no hang, no file. */
+	assert_int_equal(wal_open(dir, NULL, &w), WAL_OK);
+	wal_close(w);
+	assert_int_not_equal(access(path, F_OK), 0);
 }
 
 static void
@@ -513,6 +652,7 @@ test_eio_on_fdatasync(void **state)
 
 	append_range(w, 1, 20, 1);
 	assert_int_equal(wal_wait_persisted(w, 20), WAL_OK);
+	wait_spare_ready(w);		/* the helper is idle: only batches sync */
 	install_fault(false, EIO, 0);
 	assert_int_equal(wt_append(w, 21, 1, SALT), WAL_OK);
 	for (uint64_t i = 22; i <= 30; i++)
@@ -782,6 +922,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_many_waiters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_after_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_on_new_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enospc_on_spare_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spare_is_not_a_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eio_on_fdatasync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_torn_last_record, setup, teardown),
