@@ -257,6 +257,46 @@ zero_fill(int fd, uint64_t from, uint64_t size, const bool *stop)
 }
 
 /*
+ * The common end of making a segment: write the header of first_index into
+ * fd, fdatasync, rename from to <first_index>.seg, fsync the directory,
+ * so the name appears only once its header is durable.  On failure fd is
+ * closed and from removed; returns a code with wal_errmsg set.
+ */
+static int
+seg_install(struct wal *w, int fd, const char *from, uint64_t first_index,
+			uint64_t size, struct wal_seg *seg)
+{
+	char		name[WAL_SEG_NAME_LEN + 1];
+	uint8_t		hdr[WAL_SEG_HEADER_SIZE];
+	struct wal_seg_header h = {.first_index = first_index, .segment_size = size};
+	const char *what = "write header";
+	int			e;
+
+	wal_segment_name(first_index, name);
+	wal_seg_header_encode(&h, hdr);
+	if (pwrite_all(fd, hdr, sizeof(hdr), 0) != 0)
+		goto fail;
+	what = "fdatasync";
+	if (wal_io.fdatasync(fd) != 0)
+		goto fail;
+	what = "rename";
+	if (renameat(w->dir_fd, from, w->dir_fd, name) != 0)
+		goto fail;
+	what = "fsync directory";
+	if (wal_io.fsync(w->dir_fd) != 0)
+		goto fail;
+	*seg = (struct wal_seg) {.first_index = first_index, .n_entries = 0,
+	.write_off = WAL_SEG_HEADER_SIZE, .file_size = size, .fd = fd};
+	return WAL_OK;
+fail:
+	e = errno;
+	close(fd);
+	unlinkat(w->dir_fd, from, 0);
+	return wal_set_error(wal_errno_code(e), "cannot create segment %s/%s (%s): %s",
+						 w->dir, name, what, strerror(e));
+}
+
+/*
  * Creates segment <first_index>.seg of size bytes: temp file, preallocate
  * (reserves the space, so ENOSPC shows here), zero-fill, header, fdatasync,
  * rename, fsync the directory.  Does not fail the log (the caller decides);
@@ -269,8 +309,6 @@ wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
 {
 	char		name[WAL_SEG_NAME_LEN + 1],
 				tmp[WAL_SEG_NAME_LEN + 8];
-	uint8_t		hdr[WAL_SEG_HEADER_SIZE];
-	struct wal_seg_header h = {.first_index = first_index, .segment_size = size};
 	const char *what = "open";
 	int			fd,
 				e;
@@ -280,28 +318,13 @@ wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
 	fd = openat(w->dir_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		goto fail;
-	wal_seg_header_encode(&h, hdr);
 	what = "preallocate";
 	if (wal_io.fallocate(fd, 0, (off_t) size) != 0)
 		goto fail;
 	what = "zero-fill";
 	if (zero_fill(fd, WAL_SEG_HEADER_SIZE, size, NULL) != 0)
 		goto fail;
-	what = "write header";
-	if (pwrite_all(fd, hdr, sizeof(hdr), 0) != 0)
-		goto fail;
-	what = "fdatasync";
-	if (wal_io.fdatasync(fd) != 0)
-		goto fail;
-	what = "rename";
-	if (renameat(w->dir_fd, tmp, w->dir_fd, name) != 0)
-		goto fail;
-	what = "fsync directory";
-	if (wal_io.fsync(w->dir_fd) != 0)
-		goto fail;
-	*seg = (struct wal_seg) {.first_index = first_index, .n_entries = 0,
-	.write_off = WAL_SEG_HEADER_SIZE, .file_size = size, .fd = fd};
-	return WAL_OK;
+	return seg_install(w, fd, tmp, first_index, size, seg);
 fail:
 	e = errno;
 	if (fd >= 0)
@@ -474,46 +497,22 @@ static int
 seg_from_spare(struct wal *w, uint64_t first_index, struct wal_seg *seg)
 {
 	char		name[WAL_SEG_NAME_LEN + 1];
-	uint8_t		hdr[WAL_SEG_HEADER_SIZE];
-	struct wal_seg_header h = {.first_index = first_index,
-	.segment_size = w->opt.segment_size};
-	const char *what = "write header";
 	int			fd,
-				e,
 				rc = spare_take(w, &fd);
 
-	wal_segment_name(first_index, name);
 	if (rc != WAL_OK)
 	{
 		char		why[512];
 
+		wal_segment_name(first_index, name);
 		snprintf(why, sizeof(why), "%s", wal_errmsg());
 		return wal_set_error(rc, "cannot create segment %s/%s: %s", w->dir,
 							 name, why);
 	}
-	wal_seg_header_encode(&h, hdr);
-	if (pwrite_all(fd, hdr, sizeof(hdr), 0) != 0)
-		goto fail;
-	what = "fdatasync";
-	if (wal_io.fdatasync(fd) != 0)
-		goto fail;
-	what = "rename";
-	if (renameat(w->dir_fd, WAL_SPARE_NAME, w->dir_fd, name) != 0)
-		goto fail;
-	what = "fsync directory";
-	if (wal_io.fsync(w->dir_fd) != 0)
-		goto fail;
-	*seg = (struct wal_seg) {.first_index = first_index, .n_entries = 0,
-		.write_off = WAL_SEG_HEADER_SIZE, .file_size = w->opt.segment_size,
-	.fd = fd};
-	spare_want(w);
-	return WAL_OK;
-fail:
-	e = errno;
-	close(fd);
-	unlinkat(w->dir_fd, WAL_SPARE_NAME, 0);
-	return wal_set_error(wal_errno_code(e), "cannot create segment %s/%s (%s): %s",
-						 w->dir, name, what, strerror(e));
+	rc = seg_install(w, fd, WAL_SPARE_NAME, first_index, w->opt.segment_size, seg);
+	if (rc == WAL_OK)
+		spare_want(w);
+	return rc;
 }
 
 /* Removes the empty last segment (its first index does not fit). */
