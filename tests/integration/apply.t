@@ -10,14 +10,7 @@ source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
 cli=$PGQ_BUILD/tests/node/txn_entry_cli
-dir=$(scratch_dir)/c
-cluster_up 3 "$dir"
-ok $? "3 nodes up"
-source "$dir/cluster.env"
-read -r -a pgports <<< "$PG_PORTS"
-read -r -a pgsocks <<< "$PG_SOCKETS"
-p=$(find_primary 15)
-ok $? "a primary (node $p)"
+three_nodes_with_primary
 seq=0
 
 # propose DB SCRIPT: build an entry from SCRIPT, commit it through the primary.
@@ -29,9 +22,7 @@ propose() {
 	[[ $out == committed* ]] || { diag "propose: $out"; return 1; }
 	field "$out" index
 }
-psql_on() {	# psql_on NODE DB SQL
-	psql -X -At -h "${pgsocks[$1-1]}" -p "${pgports[$1-1]}" -U postgres -d "$2" -c "$3" 2>&1
-}
+psql_on() { server_psql "$1" -d "$2" -c "$3"; }	# psql_on NODE DB SQL
 same_everywhere() {	# same_everywhere DB SQL: identical output on all servers
 	local a b c
 	a=$(psql_on 1 "$1" "$2"); b=$(psql_on 2 "$1" "$2"); c=$(psql_on 3 "$1" "$2")

@@ -9,15 +9,8 @@
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
-dir=$(scratch_dir)/c
-cluster_up 3 "$dir"
-ok $? "3 nodes up"
-source "$dir/cluster.env"
-read -r -a pgports <<< "$PG_PORTS"
-read -r -a pgsocks <<< "$PG_SOCKETS"
-p=$(find_primary 15)
-ok $? "a primary (node $p)"
-psql_on() { psql -X -At -v ON_ERROR_STOP=1 -h "${pgsocks[$1-1]}" -p "${pgports[$1-1]}" -U postgres -d postgres "${@:2}" 2>&1; }
+three_nodes_with_primary
+psql_on() { server_psql "$@"; }
 for ((t = 0; t < 100; t++)); do
 	[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && break; sleep 0.1
 done

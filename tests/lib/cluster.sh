@@ -38,3 +38,23 @@ wait_applied() {
 	done
 	return 1
 }
+
+# three_nodes_with_primary: a 3-node cluster in a scratch dir (torn down at
+# exit), its cluster.env sourced, pgports/pgsocks set, and p the primary.
+# Emits two TAP lines.
+three_nodes_with_primary() {
+	dir=$(scratch_dir)/c
+	cluster_up 3 "$dir" "$@"
+	ok $? "3 nodes up"
+	source "$dir/cluster.env"
+	read -r -a pgports <<< "$PG_PORTS"
+	read -r -a pgsocks <<< "$PG_SOCKETS"
+	p=$(find_primary 15)
+	ok $? "a primary (node ${p:-none})"
+}
+
+# server_psql NODE [psql args]: psql on node NODE's own PostgreSQL.
+server_psql() {
+	psql -X -At -v ON_ERROR_STOP=1 -h "${pgsocks[$1-1]}" -p "${pgports[$1-1]}" \
+		-U postgres -d postgres "${@:2}" 2>&1
+}
