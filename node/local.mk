@@ -8,9 +8,10 @@ pgquorum_SOURCES = \
 	node/control.c node/control.h
 pgquorum_LDADD = \
 	proxy/libpgq_proxy.a \
+	sql/libpgq_sql.a \
 	sync/libpgq_sync.a \
 	sync/libpgq_capture.a \
 	sync/core/libpgq_sync_core.a \
 	wal/libpgq_wal.a \
 	common/libpgq_common.a \
-	$(LIBEV_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS) $(JEMALLOC_LIBS)
+	$(LIBEV_LIBS) $(PG_QUERY_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS) $(JEMALLOC_LIBS)

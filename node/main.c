@@ -27,6 +27,7 @@
 #include "node/control.h"
 #include "node/pidfile.h"
 #include "proxy/proxy.h"
+#include "sql/sql_classify.h"
 #include "sync/applier.h"
 #include "sync/commit.h"
 #include "sync/sync_node.h"
@@ -42,6 +43,7 @@ struct node
 	struct applier *applier;
 	struct commit *commit;
 	struct control *control;
+	sql_cache  *sql;			/* the proxy's statement classifications */
 	ev_signal	sigterm;
 	ev_signal	sigint;
 	ev_signal	sighup;
@@ -192,6 +194,57 @@ on_applied(void *arg, uint64_t applied)
 		sync_node_applied(node->sync, applied);
 }
 
+/* The proxy's write-path hooks (proxy/proxy.h): the node's role, the
+ * commit coordinator and the classifier. */
+static bool
+hook_is_primary(void *arg)
+{
+	struct node *node = arg;
+	struct sync_node_info info;
+
+	sync_node_status(node->sync, &info);
+	return info.writable;
+}
+
+struct hook_wait
+{
+	proxy_commit_cb cb;
+	void	   *arg;
+};
+
+static void
+hook_commit_done(void *arg, enum commit_result result, uint64_t index)
+{
+	struct hook_wait w = *(struct hook_wait *) arg;
+
+	free(arg);
+	w.cb(w.arg, (int) result, index);
+}
+
+static int
+hook_commit_wait(void *arg, const char *txn_id, proxy_commit_cb cb, void *cb_arg)
+{
+	struct node *node = arg;
+	struct hook_wait *w = malloc(sizeof(*w));
+
+	if (w == NULL)
+		return -1;
+	w->cb = cb;
+	w->arg = cb_arg;
+	if (commit_wait(node->commit, txn_id, hook_commit_done, w) < 0)
+	{
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct sql_result *
+hook_classify(void *arg, const char *query)
+{
+	return sql_cache_classify(((struct node *) arg)->sql, query);
+}
+
 static int
 node_start(struct node *node)
 {
@@ -245,6 +298,19 @@ node_start(struct node *node)
 		pgq_fatal("%s", err);
 		return -1;
 	}
+	node->sql = sql_cache_new(4096, NULL);
+	if (node->sql == NULL)
+	{
+		pgq_fatal("out of memory for the statement cache");
+		return -1;
+	}
+	proxy_set_hooks(node->proxy, &(struct proxy_hooks) {
+		.is_primary = hook_is_primary,
+		.commit_wait = hook_commit_wait,
+		.classify = hook_classify,
+		.arg = node,
+		.node_id = (uint32_t) node->cfg->node_id,
+	});
 	watch_signal(node, &node->sigterm, SIGTERM);
 	watch_signal(node, &node->sigint, SIGINT);
 	watch_signal(node, &node->sighup, SIGHUP);
@@ -274,6 +340,9 @@ node_stop(struct node *node)
 	if (node->applier != NULL)
 		applier_stop(node->applier);
 	node->applier = NULL;
+	if (node->sql != NULL)
+		sql_cache_free(node->sql);
+	node->sql = NULL;
 	if (node->pidfile_written)
 		pgq_pidfile_remove(node->cfg->pid_file);
 	pgq_info("pgquorum stopped");

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -365,6 +366,20 @@ proxy_reload(struct proxy *px, const struct pgq_config *cfg)
 		pgq_warn("proxy: reload keeps the old authentication rules: %s", err);
 	pgq_info("proxy: configuration reloaded (max_client_conn %d, pool_size %d)",
 			 cfg->max_client_conn, cfg->pool_size);
+}
+
+void
+proxy_set_hooks(struct proxy *px, const struct proxy_hooks *hooks)
+{
+	struct timespec ts;
+
+	PGQ_ASSERT(hooks->is_primary != NULL && hooks->commit_wait != NULL &&
+			   hooks->classify != NULL);
+	px->hooks = *hooks;
+	px->has_hooks = true;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	px->gid_epoch = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+	px->gid_seq = 0;
 }
 
 void

@@ -6,6 +6,7 @@
  *	proxy_start		- listen on the client port and serve sessions on loop
  *	proxy_reload	- take the reloadable settings of a new configuration
  *	proxy_stop		- stop listening, close every session, free everything
+ *	proxy_set_hooks	- turn on the write path (COMMIT interception) on the primary
  *
  * The proxy runs entirely on the caller's libev loop.  cfg is borrowed: it
  * must stay valid until the next proxy_reload() or proxy_stop().
@@ -13,16 +14,42 @@
 #ifndef PROXY_H
 #define PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ev_loop;
 struct pgq_config;
 struct proxy;
+struct sql_result;
+
+/*
+ * What the write path needs from the rest of the node (docs/proxy.md,
+ * "The write path on the primary").  The proxy links neither sync/ nor
+ * sql/: node/main.c fills this in.  commit_wait has sync/commit.h's
+ * contract: cb runs once, later, with a commit_result value (0 = committed,
+ * 1 = unknown, 2 = timeout, 3 = refused) unless it returns -1.  classify
+ * returns a result borrowed until its next call.  Without hooks (or with
+ * is_primary answering false) sessions are relayed unchanged.
+ */
+typedef void (*proxy_commit_cb) (void *arg, int result, uint64_t index);
+
+struct proxy_hooks
+{
+	bool		(*is_primary) (void *arg);
+	int			(*commit_wait) (void *arg, const char *txn_id, proxy_commit_cb cb,
+								void *cb_arg);
+	const struct sql_result *(*classify) (void *arg, const char *query);
+	void	   *arg;
+	uint32_t	node_id;
+};
 
 /* Returns NULL with a message in err when the port cannot be opened. */
 struct proxy *proxy_start(struct ev_loop *loop, const struct pgq_config *cfg,
 						  char *err, size_t errlen);
 void		proxy_reload(struct proxy *proxy, const struct pgq_config *cfg);
 void		proxy_stop(struct proxy *proxy);
+/* Install the write-path hooks (copied); call once, before clients come. */
+void		proxy_set_hooks(struct proxy *proxy, const struct proxy_hooks *hooks);
 
 #endif							/* PROXY_H */

@@ -101,9 +101,13 @@ backend_give(struct proxy_backend *be, struct proxy_client *cl)
 	proxy_list_remove(&cl->wait_link);
 	be->client = cl;
 	proxy_backend_set_state(be, BE_ACTIVE);
-	pq_scan_init(&be->scan, pq_backend_rules);
+	pq_scan_init(&be->scan, be->px->has_hooks ? proxy_backend_all_rules : pq_backend_rules);
 	be->pending = 0;
 	be->unsynced = false;
+	be->flt_mode = 0;			/* WP_FWD */
+	be->flt_part = false;
+	be->flt_saw_error = false;
+	be->flt_err_len = 0;
 	proxy_client_link(cl, be);
 }
 
@@ -376,6 +380,7 @@ proxy_backend_free(struct proxy_backend *be)
 {
 	PGQ_ASSERT(be->state == BE_CLOSING && be->conn.fd < 0);
 	proxy_list_remove(&be->link);
+	proxy_write_backend_free(be);
 	free(be->in);
 	free(be->startup);
 	free(be->params);
@@ -609,6 +614,11 @@ backend_relay_read(struct proxy_backend *be)
 	if (r != PROXY_IO_OK)
 	{
 		proxy_backend_close(be);	/* closes the client after its last bytes */
+		return;
+	}
+	if (be->px->has_hooks)
+	{
+		proxy_write_backend_bytes(be, data, n);
 		return;
 	}
 	while (off < n)

@@ -234,6 +234,7 @@ proxy_client_free(struct proxy_client *cl)
 	if (cl->auth != NULL)
 		proxy_auth_free(cl->auth);
 	cl->px->n_clients--;
+	proxy_write_client_free(cl);
 	free(cl->in);
 	free(cl->startup);
 	free(cl);
@@ -634,6 +635,8 @@ client_relay_bytes(struct proxy_client *cl, const uint8_t *data, size_t n)
 	enum pq_scan_result r = PQ_SCAN_MORE;
 
 	cl->last_active = ev_now(cl->px->loop);
+	if (cl->px->has_hooks)
+		return proxy_write_client_bytes(cl, data, n);
 	while (off < n)
 	{
 		size_t		used;

@@ -27,6 +27,7 @@
 
 #include "common/pgq_config.h"
 #include "proxy/pq_frame.h"
+#include "proxy/proxy.h"
 #include "proxy/proxy_scram.h"
 
 /* Named bounds, each asserted where it is used. */
@@ -149,6 +150,7 @@ struct proxy_client
 	bool		over_limit;		/* beyond max_client_conn: refuse at startup */
 	bool		parsing;		/* client_process_pre is consuming cl->in */
 	ev_tstamp	last_active;	/* last bytes from the client */
+	struct proxy_wp *wp;		/* owned; write path state (hooks set) */
 };
 
 enum backend_state
@@ -184,6 +186,13 @@ struct proxy_backend
 	uint32_t	pending;		/* Query/Sync/FunctionCall not yet answered */
 	bool		unsynced;		/* sent messages not followed by a Sync */
 	char		txn;			/* status of the last ReadyForQuery */
+	/* Write path filter of the backend's output (proxy_write.c). */
+	uint8_t		flt_mode;		/* WP_FWD, WP_HOLD, WP_SWALLOW */
+	bool		flt_saw_error;	/* an ErrorResponse since the mode was set */
+	bool		flt_part;		/* flt_part_disp holds for a partial message */
+	uint8_t		flt_part_disp;
+	uint8_t    *flt_err;		/* owned; captured ErrorResponse */
+	uint32_t	flt_err_len;
 	struct proxy_scram_client *scram;	/* owned during SASL login */
 };
 
@@ -243,6 +252,10 @@ struct proxy
 	struct proxy_authdb *authdb;	/* owned: the service-role connection */
 	uint8_t		scratch[PROXY_READ_CHUNK];
 	bool		stopping;
+	bool		has_hooks;
+	struct proxy_hooks hooks;
+	uint64_t	gid_epoch;		/* start time in ms: gids unique across restarts */
+	uint64_t	gid_seq;
 };
 
 /* proxy_io.c */
@@ -314,6 +327,15 @@ struct proxy_authdb *proxy_authdb_new(struct proxy *px);
 void		proxy_authdb_free(struct proxy_authdb *db);
 /* The client went away while its lookup was queued. */
 void		proxy_authdb_forget(struct proxy_authdb *db, struct proxy_client *cl);
+
+/* proxy_write.c: the write path on the primary (hooks set). */
+extern struct pq_type_rule proxy_backend_all_rules[256];
+/* Client bytes of an active session; -1 when the session ended. */
+int			proxy_write_client_bytes(struct proxy_client *cl, const uint8_t *data, size_t n);
+/* Backend bytes of an active session (already read into data). */
+void		proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n);
+void		proxy_write_client_free(struct proxy_client *cl);
+void		proxy_write_backend_free(struct proxy_backend *be);
 
 /* proxy.c */
 void		proxy_client_set_state(struct proxy_client *cl, enum client_state st);

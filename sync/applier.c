@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <libpq-fe.h>
@@ -27,6 +28,8 @@
 
 #define ORIGIN_NAME "pgquorum"
 #define MAX_DATABASES 64
+#define APPLIER_PREPARED_POLL_MS 1
+#define APPLIER_PREPARED_WAIT_MS 10000
 
 struct item
 {
@@ -313,20 +316,15 @@ run_sql(struct applier *a, PGconn *conn)
 	return rc;
 }
 
-/* Is gid a transaction this node prepared that is still pending here? */
+/* One look at pg_prepared_xacts: 1 found, 0 not, -1 error (failed). */
 static int
-prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
+prepared_lookup(struct applier *a, PGconn *conn, const char *gid)
 {
-	char		gid[TXN_NAME_MAX + 1];
 	const char *param = gid;
-	PGresult   *res;
+	PGresult   *res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_prepared_xacts WHERE gid = $1",
+									1, NULL, &param, NULL, NULL, 0);
 	int			found;
 
-	snprintf(gid, sizeof(gid), "%.*s", (int) e->gid.len, e->gid.p);
-	if (strncmp(gid, a->gid_prefix, strlen(a->gid_prefix)) != 0)
-		return 0;
-	res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_prepared_xacts WHERE gid = $1",
-					   1, NULL, &param, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		fail(a, "looking up prepared transaction %s: %s", gid, PQresultErrorMessage(res));
@@ -335,6 +333,34 @@ prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
 	else
 		found = PQntuples(res) > 0;
 	PQclear(res);
+	return found;
+}
+
+/*
+ * Is gid a transaction this node prepared that is still pending here?
+ * PostgreSQL can decode a PREPARE (its WAL is flushed) a moment before the
+ * transaction shows in pg_prepared_xacts: for a gid of ours, look again for
+ * a while before concluding it is gone, or the applier would apply its rows
+ * itself and wait forever on the locks the prepared transaction holds.
+ */
+static int
+prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
+{
+	char		gid[TXN_NAME_MAX + 1];
+	int			found;
+
+	snprintf(gid, sizeof(gid), "%.*s", (int) e->gid.len, e->gid.p);
+	if (strncmp(gid, a->gid_prefix, strlen(a->gid_prefix)) != 0)
+		return 0;
+	for (int wait_ms = 0;; wait_ms += APPLIER_PREPARED_POLL_MS)
+	{
+		found = prepared_lookup(a, conn, gid);
+		if (found != 0 || wait_ms >= APPLIER_PREPARED_WAIT_MS)
+			break;
+		usleep(APPLIER_PREPARED_POLL_MS * 1000);
+	}
+	if (found == 0)
+		pgq_warn("transaction %s was prepared by this node but is not pending on its server; applying its changes", gid);
 	return found;
 }
 

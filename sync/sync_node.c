@@ -68,6 +68,7 @@ struct sync_node
 	uint32_t	role;
 	uint64_t	term;
 	uint64_t	leader;
+	uint64_t	term_start;		/* primary: index of this term's no-op */
 	/* proposals waiting for commit, in index order */
 	struct pending *pending;
 	size_t		n_pending;
@@ -386,6 +387,8 @@ note_role(struct sync_node *node, const struct sync_update *u)
 	if (u->role_changed || u->term != node->term || u->leader_id != node->leader)
 		pgq_info("role %s, term %" PRIu64 ", primary %" PRIu64 ", commit %" PRIu64 ", applied %" PRIu64,
 				 sync_role_name(u->role), u->term, u->leader_id, node->commit, node->applied);
+	if (!was_primary && u->role == SYNC_PRIMARY)
+		node->term_start = wal_last_index(node->wal);	/* the no-op */
 	node->role = u->role;
 	node->term = u->term;
 	node->leader = u->leader_id;
@@ -742,6 +745,14 @@ sync_node_status(struct sync_node *node, struct sync_node_info *info)
 	info->persisted_index = node->persisted;
 	info->commit_index = st.commit_index;
 	info->applied_index = node->applied;
+	/*
+	 * A new primary takes writes only once it has applied what earlier
+	 * primaries committed: a client's prepared transaction could otherwise
+	 * hold locks that an older entry's apply waits for, while its own
+	 * commit waits for that apply.
+	 */
+	info->writable = st.role == SYNC_PRIMARY && node->term_start > 0 &&
+		node->applied >= node->term_start;
 	info->commit_notifications_sent = node->notifications_sent;
 	info->heartbeats_sent = node->heartbeats_sent;
 	for (uint32_t i = 0; i < st.config.n && i < 9; i++)

@@ -75,6 +75,8 @@ struct sync_node_info
 	uint64_t	persisted_index;
 	uint64_t	commit_index;
 	uint64_t	applied_index;
+	bool		writable;		/* primary, and has applied every entry of
+								 * earlier terms: may take client writes */
 	uint64_t	commit_notifications_sent;	/* commit-only appends */
 	uint64_t	heartbeats_sent;
 	int			n_peers;

@@ -1,0 +1,1479 @@
+/*
+ * proxy_write.c
+ *	  The write path on the primary: COMMIT interception (docs/proxy.md,
+ *	  "The write path on the primary").
+ *
+ * With hooks set (proxy_set_hooks), a session's client input is taken as
+ * whole messages and handled a batch at a time (a batch ends at a Query,
+ * Sync or FunctionCall).  On the primary, a batch that may write, or the
+ * COMMIT of a transaction that wrote, becomes an "op": a short program of
+ * steps run against the backend, each ended by the backend's ReadyForQuery:
+ * INJECT (our own query; its answers are swallowed, an error captured),
+ * FORWARD (the client's messages; answers relayed except the final
+ * ReadyForQuery) and COMMIT (pgquorum message + PREPARE TRANSACTION, then
+ * commit_wait, then the client's answer).  While an op runs the session's
+ * further input is held (COPY data excepted).  The backend's output goes
+ * through a per-message filter (flt_mode) so that what the client sees is
+ * exactly what PostgreSQL would send for its own statements.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pgq_assert.h"
+#include "common/pgq_log.h"
+#include "proxy/proxy_int.h"
+#include "sql/sql_classify.h"
+
+#define WP_HOLD_MAX			(4u * 1024 * 1024)	/* held input: stop reading above */
+#define WP_BATCH_MAX		(1u * 1024 * 1024)	/* an unsynced run forwarded above */
+#define WP_ERR_MAX			(16u * 1024)	/* captured ErrorResponse */
+#define WP_GID_LEN			64
+#define SQLSTATE_UNKNOWN	"40003"	/* statement_completion_unknown */
+#define SQLSTATE_SERIALIZATION "40001"	/* serialization_failure: retry */
+
+enum
+{
+	WP_FWD = 0,
+	WP_HOLD,					/* relay all but the next ReadyForQuery */
+	WP_SWALLOW,					/* drop all up to the next ReadyForQuery */
+};
+
+enum
+{
+	D_FWD = 0,
+	D_DROP,
+	D_CAPTURE,
+};
+
+enum step_kind
+{
+	S_INJECT,
+	S_FORWARD,
+	S_COMMIT,
+};
+
+enum wp_next
+{
+	N_STEP,						/* run the next step */
+	N_PREPARED,					/* emit + PREPARE answered */
+	N_SEND_ERR,					/* after ROLLBACK [PREPARED]: send op->err */
+};
+
+struct wp_step
+{
+	enum step_kind kind;
+	uint8_t    *data;			/* owned: SQL text (NUL-terminated) or messages */
+	size_t		len;
+};
+
+struct wp_waiter
+{
+	struct proxy_client *cl;	/* NULL once the session is gone */
+};
+
+struct wp_op
+{
+	struct wp_step *steps;
+	int			n,
+				cap,
+				i;
+	bool		implicit;		/* we sent BEGIN: roll back on error, answer 'I' */
+	uint8_t		ok_msgs[64];	/* sent before ReadyForQuery 'I' on commit */
+	size_t		ok_len;
+	char		gid[WP_GID_LEN];
+	enum wp_next next;
+	uint8_t    *err;			/* owned: whole ErrorResponse for the client */
+	size_t		err_len;
+	struct wp_waiter *waiter;
+};
+
+struct wp_stmt
+{
+	char	   *name;
+	char	   *ddl;			/* owned text when the statement is DDL */
+	bool		writes;
+	bool		notxn;
+	uint8_t		txn;			/* single TXN_CONTROL statement: its kind */
+	bool		chain;
+	uint32_t	flags;
+};
+
+struct wp_portal
+{
+	char	   *name;
+	char	   *stmt;
+};
+
+struct proxy_wp
+{
+	uint8_t    *ib;				/* held client input */
+	size_t		len,
+				cap;
+	struct wp_op *op;
+	bool		wait_idle;		/* a batch waits for the backend to be idle */
+	bool		pumping;
+	bool		wrote;			/* the current transaction may have written */
+	uint32_t	txn_flags;		/* OR of its statements' flags */
+	struct wp_stmt *stmts;
+	int			n_stmts,
+				cap_stmts;
+	struct wp_portal *portals;
+	int			n_portals,
+				cap_portals;
+};
+
+struct pq_type_rule proxy_backend_all_rules[256];
+
+__attribute__((constructor))
+static void
+init_all_rules(void)
+{
+	for (int i = 0; i < 256; i++)
+	{
+		proxy_backend_all_rules[i] = pq_backend_rules[i];
+		proxy_backend_all_rules[i].report = pq_backend_rules[i].max_len != 0;
+	}
+}
+
+static int	wp_pump(struct proxy_client *cl);
+static void op_run(struct proxy_client *cl);
+static void op_end(struct proxy_client *cl, char status);
+
+/* ---- small helpers ---- */
+
+static bool
+cl_live(struct proxy_client *cl, struct proxy_backend *be)
+{
+	return cl->state == CL_ACTIVE && cl->be == be && be->state == BE_ACTIVE;
+}
+
+static int
+to_client(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (proxy_conn_send(cl->px, &cl->conn, p, n) < 0)
+	{
+		proxy_client_close(cl);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+send_z(struct proxy_client *cl, char status)
+{
+	uint8_t		m[6] = {PqMsg_ReadyForQuery, 0, 0, 0, 5, (uint8_t) status};
+
+	return to_client(cl, m, sizeof(m));
+}
+
+static size_t
+build_cc(uint8_t *buf, size_t cap, const char *tag)
+{
+	struct pq_build b;
+
+	pq_build_init(&b, buf, cap);
+	pq_build_begin(&b, PqMsg_CommandComplete);
+	pq_build_string(&b, tag);
+	pq_build_end(&b);
+	PGQ_ASSERT(!b.overflow);
+	return b.len;
+}
+
+/* Replace op->err with an ErrorResponse of ours. */
+static void
+op_set_error(struct wp_op *op, const char *sqlstate, const char *msg)
+{
+	uint8_t		buf[PROXY_ERRMSG_LEN + 64];
+	struct pq_build b;
+
+	pq_build_init(&b, buf, sizeof(buf));
+	pq_build_error(&b, PqMsg_ErrorResponse, "ERROR", sqlstate, msg);
+	PGQ_ASSERT(!b.overflow);
+	free(op->err);
+	op->err = malloc(b.len);
+	op->err_len = op->err ? b.len : 0;
+	if (op->err)
+		memcpy(op->err, buf, b.len);
+}
+
+static int
+send_error(struct proxy_client *cl, const char *sqlstate, const char *msg)
+{
+	uint8_t		buf[PROXY_ERRMSG_LEN + 64];
+	struct pq_build b;
+
+	pq_build_init(&b, buf, sizeof(buf));
+	pq_build_error(&b, PqMsg_ErrorResponse, "ERROR", sqlstate, msg);
+	PGQ_ASSERT(!b.overflow);
+	pgq_info("proxy: session %u: ERROR %s: %s", cl->id, sqlstate, msg);
+	return to_client(cl, buf, b.len);
+}
+
+static bool
+is_sync_point(uint8_t type)
+{
+	return type == PqMsg_Query || type == PqMsg_Sync || type == PqMsg_FunctionCall;
+}
+
+/* Send whole messages to the backend; the filter takes mode first. */
+static int
+to_backend(struct proxy_client *cl, const uint8_t *p, size_t n, int mode)
+{
+	struct proxy_backend *be = cl->be;
+	bool		last_sync = false;
+
+	be->flt_mode = (uint8_t) mode;
+	be->flt_saw_error = false;
+	be->flt_err_len = 0;
+	bool		any = false;
+
+	for (size_t off = 0; off + PQ_HEADER_LEN <= n;)
+	{
+		uint8_t		type = p[off];
+
+		off += 1 + pq_get_uint32(p + off + 1);
+		if (type == PqMsg_CopyData || type == PqMsg_CopyDone || type == PqMsg_CopyFail)
+			continue;			/* part of the COPY of a statement sent before */
+		any = true;
+		last_sync = is_sync_point(type);
+		if (last_sync)
+			be->pending++;
+	}
+	if (any)
+		be->unsynced = !last_sync;
+	if (proxy_conn_send(cl->px, &be->conn, p, n) < 0)
+	{
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_CONNECTION_FAILURE,
+						   "lost the connection to the local PostgreSQL server");
+		return -1;
+	}
+	if (be->conn.out_len > PROXY_OUT_HIGH)
+		proxy_conn_read_stop(cl->px, &cl->conn);
+	return 0;
+}
+
+static int
+query_to_backend(struct proxy_client *cl, const char *sql, int mode)
+{
+	size_t		n = strlen(sql) + 1 + PQ_HEADER_LEN;
+	uint8_t    *m = malloc(n);
+	int			rc;
+
+	if (m == NULL)
+	{
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	m[0] = PqMsg_Query;
+	pq_put_uint32(m + 1, (uint32_t) (n - 1));
+	memcpy(m + PQ_HEADER_LEN, sql, n - PQ_HEADER_LEN);
+	rc = to_backend(cl, m, n, mode);
+	free(m);
+	return rc;
+}
+
+/* ---- statement and portal maps (extended protocol) ---- */
+
+static struct wp_stmt *
+stmt_find(struct proxy_wp *wp, const char *name)
+{
+	for (int i = 0; i < wp->n_stmts; i++)
+		if (strcmp(wp->stmts[i].name, name) == 0)
+			return &wp->stmts[i];
+	return NULL;
+}
+
+static void
+stmt_remove(struct proxy_wp *wp, const char *name)
+{
+	struct wp_stmt *s = stmt_find(wp, name);
+
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->ddl);
+	*s = wp->stmts[--wp->n_stmts];
+}
+
+static const char *
+portal_stmt(struct proxy_wp *wp, const char *portal)
+{
+	for (int i = 0; i < wp->n_portals; i++)
+		if (strcmp(wp->portals[i].name, portal) == 0)
+			return wp->portals[i].stmt;
+	return NULL;
+}
+
+static void
+portal_set(struct proxy_wp *wp, const char *portal, const char *stmt)
+{
+	char	   *s = strdup(stmt);
+
+	if (s == NULL)
+		return;
+	for (int i = 0; i < wp->n_portals; i++)
+		if (strcmp(wp->portals[i].name, portal) == 0)
+		{
+			free(wp->portals[i].stmt);
+			wp->portals[i].stmt = s;
+			return;
+		}
+	if (wp->n_portals == wp->cap_portals)
+	{
+		int			nc = wp->cap_portals ? wp->cap_portals * 2 : 8;
+		struct wp_portal *np = realloc(wp->portals, nc * sizeof(*np));
+
+		if (np == NULL)
+		{
+			free(s);
+			return;
+		}
+		wp->portals = np;
+		wp->cap_portals = nc;
+	}
+	wp->portals[wp->n_portals].name = strdup(portal);
+	if (wp->portals[wp->n_portals].name == NULL)
+	{
+		free(s);
+		return;
+	}
+	wp->portals[wp->n_portals++].stmt = s;
+}
+
+/* ---- classification ---- */
+
+static bool
+stmt_writes(const sql_stmt *st)
+{
+	return st->cls == SQL_CLASS_MAY_WRITE || st->cls == SQL_CLASS_DDL ||
+		(st->cls == SQL_CLASS_SESSION_STATE &&
+		 (st->session == SQL_SESSION_EXECUTE ||
+		  (st->session == SQL_SESSION_DECLARE && st->inner_cls >= SQL_CLASS_MAY_WRITE)));
+}
+
+/* What one query string does, copied out of the borrowed result. */
+struct wp_text
+{
+	uint32_t	n;
+	bool		writes,
+				ddl,
+				txnctl,
+				notxn,
+				chain;
+	uint8_t		txn1;			/* the kind when a single TXN_CONTROL statement */
+	uint32_t	flags;
+	struct
+	{
+		bool		ddl;
+		int32_t		loc,
+					len;
+	}		   *st;				/* owned, n entries */
+};
+
+static void
+classify_text(struct proxy_client *cl, const char *text, struct wp_text *t)
+{
+	const struct proxy_hooks *h = &cl->px->hooks;
+	const sql_result *r = h->classify(h->arg, text);
+
+	memset(t, 0, sizeof(*t));
+	if (r == NULL || r->status == SQL_STATUS_NO_MEMORY)
+	{
+		t->writes = true;
+		return;
+	}
+	if (r->status != SQL_STATUS_OK)
+		return;					/* empty or a parse error: the server answers */
+	t->n = r->n_stmts;
+	t->flags = r->flags;
+	t->chain = (r->flags & SQL_F_TXN_CHAIN) != 0;
+	t->st = calloc(r->n_stmts ? r->n_stmts : 1, sizeof(*t->st));
+	for (uint32_t i = 0; i < r->n_stmts; i++)
+	{
+		const sql_stmt *st = &r->stmts[i];
+
+		t->writes |= stmt_writes(st);
+		t->ddl |= st->cls == SQL_CLASS_DDL;
+		t->notxn |= st->cls == SQL_CLASS_NO_TXN_BLOCK;
+		if (st->cls == SQL_CLASS_TXN_CONTROL)
+		{
+			t->txnctl = true;
+			t->txn1 = (uint8_t) st->txn;
+		}
+		if (t->st != NULL)
+		{
+			t->st[i].ddl = st->cls == SQL_CLASS_DDL;
+			t->st[i].loc = st->location;
+			t->st[i].len = st->length;
+		}
+	}
+	if (t->n != 1)
+		t->txn1 = SQL_TXN_NONE;
+	if (t->st == NULL && t->ddl)
+		t->n = 0;				/* out of memory: no split */
+}
+
+/* Parse: remember what the named statement does. */
+static void
+note_parse(struct proxy_client *cl, const uint8_t *body, size_t len)
+{
+	struct proxy_wp *wp = cl->wp;
+	struct pq_reader r;
+	const char *name,
+			   *query;
+	struct wp_text t;
+	struct wp_stmt *s;
+
+	pq_reader_init(&r, body, len);
+	name = pq_read_string(&r);
+	query = pq_read_string(&r);
+	if (name == NULL || query == NULL)
+		return;
+	stmt_remove(wp, name);
+	if (wp->n_stmts == wp->cap_stmts)
+	{
+		int			nc = wp->cap_stmts ? wp->cap_stmts * 2 : 8;
+		struct wp_stmt *ns = realloc(wp->stmts, nc * sizeof(*ns));
+
+		if (ns == NULL)
+			return;
+		wp->stmts = ns;
+		wp->cap_stmts = nc;
+	}
+	classify_text(cl, query, &t);
+	s = &wp->stmts[wp->n_stmts];
+	memset(s, 0, sizeof(*s));
+	s->name = strdup(name);
+	if (s->name == NULL)
+	{
+		free(t.st);
+		return;
+	}
+	s->writes = t.writes;
+	s->notxn = t.notxn;
+	s->txn = t.txn1;
+	s->chain = t.chain;
+	s->flags = t.flags;
+	if (t.ddl)
+		s->ddl = strdup(query);
+	wp->n_stmts++;
+	free(t.st);
+}
+
+/* What an extended batch does. */
+struct wp_ext
+{
+	bool		writes,
+				txnctl,
+				notxn;
+	uint32_t	flags;
+	int			n_exec;
+	long		commit_off;		/* the COMMIT Execute, when it ends the batch */
+	const char *ddl[16];		/* borrowed from the statement map */
+	int			n_ddl;
+	bool		ddl_overflow;
+};
+
+static void
+analyze_ext(struct proxy_client *cl, const uint8_t *p, size_t n, struct wp_ext *x)
+{
+	struct proxy_wp *wp = cl->wp;
+	long		commit_off = -1;
+
+	memset(x, 0, sizeof(*x));
+	x->commit_off = -1;
+	for (size_t off = 0; off + PQ_HEADER_LEN <= n;)
+	{
+		uint8_t		type = p[off];
+		uint32_t	len = pq_get_uint32(p + off + 1);
+		const uint8_t *body = p + off + PQ_HEADER_LEN;
+		struct pq_reader r;
+		const char *a,
+				   *b;
+
+		pq_reader_init(&r, body, len - 4);
+		switch (type)
+		{
+			case PqMsg_Parse:
+				note_parse(cl, body, len - 4);
+				break;
+			case PqMsg_Bind:
+				a = pq_read_string(&r);
+				b = pq_read_string(&r);
+				if (a && b)
+					portal_set(wp, a, b);
+				break;
+			case PqMsg_Close:
+				if (pq_read_byte(&r) == 'S' && (a = pq_read_string(&r)) != NULL)
+					stmt_remove(wp, a);
+				break;
+			case PqMsg_Execute:
+				{
+					const char *sn;
+					const struct wp_stmt *s;
+
+					a = pq_read_string(&r);
+					sn = a ? portal_stmt(wp, a) : NULL;
+					s = sn ? stmt_find(wp, sn) : NULL;
+					x->n_exec++;
+					commit_off = -1;
+					if (s == NULL)
+					{
+						x->writes = true;	/* unknown: assume the worst */
+						break;
+					}
+					x->writes |= s->writes;
+					x->notxn |= s->notxn;
+					x->flags |= s->flags;
+					if (s->txn == SQL_TXN_COMMIT && !s->chain)
+						commit_off = (long) off;
+					else if (s->txn != SQL_TXN_NONE)
+						x->txnctl = true;
+					if (s->ddl != NULL)
+					{
+						if (x->n_ddl < 16)
+							x->ddl[x->n_ddl++] = s->ddl;
+						else
+							x->ddl_overflow = true;
+					}
+				}
+				break;
+			case PqMsg_Sync:
+			case PqMsg_Describe:
+			case PqMsg_Flush:
+				break;
+			default:
+				if (commit_off >= 0)
+					x->txnctl = true;	/* something after COMMIT: not ours */
+				commit_off = -1;
+				break;
+		}
+		off += 1 + len;
+	}
+	if (commit_off >= 0)
+		x->commit_off = commit_off;
+	else if (x->n_exec > 0 && x->commit_off < 0)
+	{
+		/* a COMMIT not last in the batch counts as transaction control */
+	}
+}
+
+/* ---- ops ---- */
+
+static struct wp_step *
+op_add(struct wp_op *op, enum step_kind kind, const void *data, size_t len, bool nul)
+{
+	struct wp_step *s;
+
+	if (op->n == op->cap)
+	{
+		int			nc = op->cap ? op->cap * 2 : 8;
+		struct wp_step *ns = realloc(op->steps, nc * sizeof(*ns));
+
+		if (ns == NULL)
+			return NULL;
+		op->steps = ns;
+		op->cap = nc;
+	}
+	s = &op->steps[op->n];
+	s->kind = kind;
+	s->len = len;
+	s->data = NULL;
+	if (data != NULL)
+	{
+		s->data = malloc(len + (nul ? 1 : 0));
+		if (s->data == NULL)
+			return NULL;
+		memcpy(s->data, data, len);
+		if (nul)
+			s->data[len] = 0;
+	}
+	op->n++;
+	return s;
+}
+
+/* SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'<text>') */
+static bool
+op_add_ddl(struct wp_op *op, const char *text, size_t len)
+{
+	static const char pre[] = "SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'";
+	char	   *q = malloc(sizeof(pre) + 2 * len + 8);
+	size_t		k = 0;
+	bool		ok;
+
+	if (q == NULL)
+		return false;
+	memcpy(q, pre, sizeof(pre) - 1);
+	k = sizeof(pre) - 1;
+	for (size_t i = 0; i < len && text[i] != '\0'; i++)
+	{
+		if (text[i] == '\'' || text[i] == '\\')
+			q[k++] = text[i];
+		q[k++] = text[i];
+	}
+	memcpy(q + k, "')", 3);
+	k += 2;
+	ok = op_add(op, S_INJECT, q, k, true) != NULL;
+	free(q);
+	return ok;
+}
+
+static void
+op_free(struct wp_op *op)
+{
+	if (op == NULL)
+		return;
+	for (int i = 0; i < op->n; i++)
+		free(op->steps[i].data);
+	free(op->steps);
+	free(op->err);
+	if (op->waiter != NULL)
+		op->waiter->cl = NULL;	/* the callback frees it */
+	free(op);
+}
+
+static struct wp_op *
+op_new(void)
+{
+	return calloc(1, sizeof(struct wp_op));
+}
+
+static void
+op_start(struct proxy_client *cl, struct wp_op *op)
+{
+	cl->wp->op = op;
+	op_run(cl);
+}
+
+/* The op is over: the client got its ReadyForQuery. */
+static void
+op_end(struct proxy_client *cl, char status)
+{
+	struct proxy_wp *wp = cl->wp;
+
+	op_free(wp->op);
+	wp->op = NULL;
+	if (status == PQ_TXN_IDLE)
+	{
+		wp->wrote = false;
+		wp->txn_flags = 0;
+	}
+	if (cl->state != CL_ACTIVE)
+		return;
+	if (cl->be != NULL && cl->be->conn.out_len <= PROXY_OUT_HIGH)
+		proxy_conn_read_start(cl->px, &cl->conn);
+	(void) wp_pump(cl);
+}
+
+/* Finish with the saved error (if any) and ReadyForQuery(status). */
+static void
+op_finish(struct proxy_client *cl, char status)
+{
+	struct wp_op *op = cl->wp->op;
+
+	if (op->err != NULL && to_client(cl, op->err, op->err_len) < 0)
+		return;
+	if (send_z(cl, status) < 0)
+		return;
+	op_end(cl, status);
+}
+
+/* A step failed (status from the backend): roll back what we opened. */
+static void
+op_abort(struct proxy_client *cl, char status)
+{
+	struct wp_op *op = cl->wp->op;
+
+	if (op->implicit && status != PQ_TXN_IDLE)
+	{
+		op->next = N_SEND_ERR;
+		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
+		return;
+	}
+	op_finish(cl, status);
+}
+
+static const char *
+cannot_prepare_reason(uint32_t flags)
+{
+	if (flags & SQL_F_TEMP_OBJECT)
+		return "a temporary object";
+	if (flags & SQL_F_NOTIFY)
+		return "LISTEN/UNLISTEN/NOTIFY";
+	if (flags & SQL_F_HOLD_CURSOR)
+		return "a cursor WITH HOLD";
+	if (flags & SQL_F_EXPORT_SNAPSHOT)
+		return "an exported snapshot";
+	if (flags & SQL_F_TOUCHES_CATALOG)
+		return "a write to a system catalog";
+	return "a construct PostgreSQL cannot prepare";
+}
+
+static void
+op_commit(struct proxy_client *cl)
+{
+	struct proxy *px = cl->px;
+	struct wp_op *op = cl->wp->op;
+	char		sql[256];
+	char		msg[PROXY_ERRMSG_LEN];
+
+	if (cl->wp->txn_flags & (SQL_F_CANNOT_PREPARE | SQL_F_TOUCHES_CATALOG))
+	{
+		snprintf(msg, sizeof(msg),
+				 "could not commit: the transaction used %s, which pgquorum cannot "
+				 "replicate (PostgreSQL cannot prepare it); the transaction was rolled back",
+				 cannot_prepare_reason(cl->wp->txn_flags));
+		op_set_error(op, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
+		op->next = N_SEND_ERR;
+		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
+		return;
+	}
+	snprintf(op->gid, sizeof(op->gid), "pgq_%u_%llx_%llu", px->hooks.node_id,
+			 (unsigned long long) px->gid_epoch, (unsigned long long) ++px->gid_seq);
+	snprintf(sql, sizeof(sql),
+			 "SELECT pg_logical_emit_message(true, 'pgquorum', '%s'); PREPARE TRANSACTION '%s'",
+			 op->gid, op->gid);
+	op->next = N_PREPARED;
+	(void) query_to_backend(cl, sql, WP_SWALLOW);
+}
+
+static void
+op_run(struct proxy_client *cl)
+{
+	struct wp_op *op = cl->wp->op;
+	struct wp_step *s;
+
+	if (op->i >= op->n)
+	{
+		op_finish(cl, cl->be->txn);
+		return;
+	}
+	s = &op->steps[op->i++];
+	op->next = N_STEP;
+	switch (s->kind)
+	{
+		case S_INJECT:
+			(void) query_to_backend(cl, (const char *) s->data, WP_SWALLOW);
+			break;
+		case S_FORWARD:
+			(void) to_backend(cl, s->data, s->len, WP_HOLD);
+			break;
+		case S_COMMIT:
+			op_commit(cl);
+			break;
+	}
+}
+
+static void
+on_committed(void *arg, int result, uint64_t index)
+{
+	struct wp_waiter *w = arg;
+	struct proxy_client *cl = w->cl;
+	struct wp_op *op;
+
+	free(w);
+	if (cl == NULL || cl->wp == NULL || cl->wp->op == NULL)
+		return;
+	op = cl->wp->op;
+	op->waiter = NULL;
+	if (cl->state != CL_ACTIVE || cl->be == NULL)
+		return;
+	switch (result)
+	{
+		case 0:					/* COMMIT_OK */
+			if (to_client(cl, op->ok_msgs, op->ok_len) < 0)
+				return;
+			op_finish(cl, PQ_TXN_IDLE);
+			break;
+		case 3:					/* COMMIT_REFUSED */
+			op_set_error(op, SQLSTATE_SERIALIZATION,
+						 "could not commit: this node is no longer the primary; "
+						 "the transaction was rolled back");
+			{
+				char		sql[128];
+
+				snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", op->gid);
+				op->next = N_SEND_ERR;
+				(void) query_to_backend(cl, sql, WP_SWALLOW);
+			}
+			break;
+		default:				/* COMMIT_UNKNOWN, COMMIT_TIMEOUT */
+			pgq_warn("proxy: session %u: transaction %s: outcome unknown (%s)", cl->id,
+					 op->gid, result == 2 ? "timeout" : "leadership lost");
+			op_set_error(op, SQLSTATE_UNKNOWN,
+						 result == 2 ?
+						 "the transaction's outcome is unknown: its commit did not "
+						 "complete in time on the primary" :
+						 "the transaction's outcome is unknown: the primary lost "
+						 "leadership before it committed");
+			op_finish(cl, PQ_TXN_IDLE);
+			break;
+	}
+}
+
+/* The backend answered a step with ReadyForQuery(status). */
+static void
+wp_on_rfq(struct proxy_client *cl, char status)
+{
+	struct proxy_backend *be = cl->be;
+	struct wp_op *op = cl->wp ? cl->wp->op : NULL;
+	bool		err = be->flt_saw_error || be->flt_err_len > 0;
+
+	if (op == NULL)
+		return;
+	if (be->flt_err_len > 0 && op->err == NULL)
+	{
+		op->err = malloc(be->flt_err_len);
+		if (op->err != NULL)
+		{
+			memcpy(op->err, be->flt_err, be->flt_err_len);
+			op->err_len = be->flt_err_len;
+		}
+	}
+	be->flt_err_len = 0;
+	switch (op->next)
+	{
+		case N_STEP:
+			if (err || status == PQ_TXN_FAILED)
+				op_abort(cl, status);
+			else
+				op_run(cl);
+			break;
+		case N_PREPARED:
+			if (err || status != PQ_TXN_IDLE)
+			{
+				/* PREPARE refused (the server rolled back) or the message failed */
+				if (status != PQ_TXN_IDLE)
+				{
+					op->next = N_SEND_ERR;
+					(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
+				}
+				else
+					op_finish(cl, status);
+				break;
+			}
+			op->waiter = malloc(sizeof(*op->waiter));
+			if (op->waiter == NULL ||
+				cl->px->hooks.commit_wait(cl->px->hooks.arg, op->gid, on_committed,
+										  op->waiter) < 0)
+			{
+				free(op->waiter);
+				op->waiter = NULL;
+				op_set_error(op, SQLSTATE_UNKNOWN,
+							 "the transaction's outcome is unknown: too many sessions "
+							 "are waiting for their commit");
+				op_finish(cl, PQ_TXN_IDLE);
+				break;
+			}
+			op->waiter->cl = cl;
+			break;
+		case N_SEND_ERR:
+			op_finish(cl, status);
+			break;
+	}
+}
+
+/* ---- batches ---- */
+
+static int
+forward_plain(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	return to_backend(cl, p, n, WP_FWD);
+}
+
+/*
+ * A write on a node that is not the (writable) primary: refused, never run
+ * on this server alone, which would make the servers diverge silently.
+ * Forwarding to the primary is the next step (docs/design.md).
+ */
+static int
+refuse_write(struct proxy_client *cl)
+{
+	if (send_error(cl, "25006",
+				   "this node is not the primary (or is still applying what earlier "
+				   "primaries committed), and pgquorum does not forward writes yet: "
+				   "run writes through the primary node") < 0)
+		return -1;
+	return send_z(cl, cl->be->txn);
+}
+
+static bool
+primary(struct proxy_client *cl)
+{
+	return cl->px->hooks.is_primary(cl->px->hooks.arg);
+}
+
+/* A Query on the primary: returns 0, 1 to wait for an idle backend, -1. */
+static int
+batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	struct proxy_wp *wp = cl->wp;
+	struct proxy_backend *be = cl->be;
+	const char *text = (const char *) p + PQ_HEADER_LEN;
+	struct wp_text t;
+	struct wp_op *op;
+	int			rc = 0;
+	char		status;
+
+	if (p[n - 1] != '\0')
+		return forward_plain(cl, p, n);
+	classify_text(cl, text, &t);
+	if (!t.writes && !(t.txn1 == SQL_TXN_COMMIT && wp->wrote))
+	{
+		free(t.st);
+		if (t.notxn)
+			pgq_warn("proxy: session %u: a statement that cannot run in a transaction "
+					 "block (VACUUM, CREATE DATABASE, ...) ran on the primary only: "
+					 "it is not replicated yet", cl->id);
+		return forward_plain(cl, p, n);
+	}
+	if (be->pending > 0)
+	{
+		free(t.st);
+		wp->wait_idle = true;
+		return 1;
+	}
+	status = be->txn;
+	if (status == PQ_TXN_FAILED)
+	{
+		free(t.st);
+		return forward_plain(cl, p, n);
+	}
+	if (t.txnctl && t.n > 1)
+	{
+		free(t.st);
+		if (send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					   "a query string with several statements that writes cannot contain "
+					   "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...) through "
+					   "pgquorum yet: send those statements separately") < 0)
+			return -1;
+		return send_z(cl, status);
+	}
+	if (t.txn1 == SQL_TXN_COMMIT && t.chain)
+	{
+		free(t.st);
+		if (send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					   "COMMIT AND CHAIN of a transaction that wrote is not supported by "
+					   "pgquorum yet; the transaction is still open") < 0)
+			return -1;
+		return send_z(cl, status);
+	}
+	if ((op = op_new()) == NULL)
+		goto oom;
+	wp->txn_flags |= t.flags;
+	if (t.txn1 == SQL_TXN_COMMIT)
+	{
+		/* COMMIT/END of a transaction that wrote */
+		free(t.st);
+		if (status != PQ_TXN_BLOCK)
+		{
+			op_free(op);
+			return forward_plain(cl, p, n);
+		}
+		op->ok_len = build_cc(op->ok_msgs, sizeof(op->ok_msgs), "COMMIT");
+		if (op_add(op, S_COMMIT, NULL, 0, false) == NULL)
+			goto oom_op;
+		op_start(cl, op);
+		return 0;
+	}
+	wp->wrote = true;
+	if (status == PQ_TXN_IDLE)
+	{
+		op->implicit = true;
+		if (op_add(op, S_INJECT, "BEGIN", 5, true) == NULL)
+			goto oom_op;
+	}
+	if (t.ddl && t.n > 1)
+	{
+		for (uint32_t i = 0; i < t.n; i++)
+		{
+			size_t		loc = (size_t) t.st[i].loc,
+						len = t.st[i].len ? (size_t) t.st[i].len : strlen(text + loc);
+			uint8_t    *m = malloc(len + 1 + PQ_HEADER_LEN);
+			bool		ok;
+
+			if (m == NULL)
+				goto oom_op;
+			m[0] = PqMsg_Query;
+			pq_put_uint32(m + 1, (uint32_t) (len + 1 + 4));
+			memcpy(m + PQ_HEADER_LEN, text + loc, len);
+			m[PQ_HEADER_LEN + len] = 0;
+			ok = op_add(op, S_FORWARD, m, len + 1 + PQ_HEADER_LEN, false) != NULL;
+			free(m);
+			if (!ok || (t.st[i].ddl && !op_add_ddl(op, text + loc, len)))
+				goto oom_op;
+		}
+	}
+	else
+	{
+		if (op_add(op, S_FORWARD, p, n, false) == NULL)
+			goto oom_op;
+		if (t.ddl && !op_add_ddl(op, text, strlen(text)))
+			goto oom_op;
+	}
+	if (status == PQ_TXN_IDLE && op_add(op, S_COMMIT, NULL, 0, false) == NULL)
+		goto oom_op;
+	free(t.st);
+	if (op->n == 1 && op->steps[0].kind == S_FORWARD)
+	{
+		/* a plain write inside an explicit transaction */
+		op_free(op);
+		return forward_plain(cl, p, n);
+	}
+	op_start(cl, op);
+	return rc;
+oom_op:
+	op_free(op);
+oom:
+	free(t.st);
+	proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+	return -1;
+}
+
+/* An extended-protocol batch ending with Sync on the primary. */
+static int
+batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	struct proxy_wp *wp = cl->wp;
+	struct proxy_backend *be = cl->be;
+	struct wp_ext x;
+	struct wp_op *op;
+	char		status;
+	static const uint8_t sync[5] = {PqMsg_Sync, 0, 0, 0, 4};
+
+	analyze_ext(cl, p, n, &x);
+	if (!x.writes && !(x.commit_off >= 0 && wp->wrote))
+	{
+		if (x.notxn)
+			pgq_warn("proxy: session %u: a statement that cannot run in a transaction "
+					 "block ran on the primary only: it is not replicated yet", cl->id);
+		return forward_plain(cl, p, n);
+	}
+	if (be->pending > 0)
+	{
+		wp->wait_idle = true;
+		return 1;
+	}
+	status = be->txn;
+	if (status == PQ_TXN_FAILED || be->unsynced ||
+		(x.txnctl && status == PQ_TXN_IDLE))
+	{
+		if (status == PQ_TXN_IDLE)
+			pgq_warn("proxy: session %u: an extended-protocol batch that writes %s; "
+					 "it is forwarded as is and NOT replicated", cl->id,
+					 be->unsynced ? "continues an unsynced sequence" :
+					 "contains transaction control");
+		wp->wrote |= x.writes;
+		return forward_plain(cl, p, n);
+	}
+	if ((op = op_new()) == NULL)
+		goto oom;
+	wp->txn_flags |= x.flags;
+	wp->wrote |= x.writes;
+	if (status == PQ_TXN_BLOCK && x.commit_off >= 0 && wp->wrote)
+	{
+		if (x.commit_off > 0)
+		{
+			struct wp_step *s = op_add(op, S_FORWARD, p, (size_t) x.commit_off + 5, false);
+
+			if (s == NULL)
+				goto oom_op;
+			memcpy(s->data + x.commit_off, sync, 5);
+		}
+		for (int i = 0; i < x.n_ddl; i++)
+			if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i])))
+				goto oom_op;
+		op->ok_len = build_cc(op->ok_msgs, sizeof(op->ok_msgs), "COMMIT");
+		if (op_add(op, S_COMMIT, NULL, 0, false) == NULL)
+			goto oom_op;
+		op_start(cl, op);
+		return 0;
+	}
+	if (status == PQ_TXN_IDLE)
+	{
+		op->implicit = true;
+		if (op_add(op, S_INJECT, "BEGIN", 5, true) == NULL)
+			goto oom_op;
+	}
+	if (op_add(op, S_FORWARD, p, n, false) == NULL)
+		goto oom_op;
+	for (int i = 0; i < x.n_ddl; i++)
+		if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i])))
+			goto oom_op;
+	if (status == PQ_TXN_IDLE && op_add(op, S_COMMIT, NULL, 0, false) == NULL)
+		goto oom_op;
+	if (op->n == 1)
+	{
+		op_free(op);
+		return forward_plain(cl, p, n);
+	}
+	op_start(cl, op);
+	return 0;
+oom_op:
+	op_free(op);
+oom:
+	proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+	return -1;
+}
+
+static int
+wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
+{
+	if (!primary(cl) || last == PqMsg_FunctionCall)
+	{
+		if (last == PqMsg_Sync)
+		{
+			struct wp_ext x;
+
+			analyze_ext(cl, p, n, &x);	/* keep the maps current */
+			if (x.writes && last != PqMsg_FunctionCall)
+				return refuse_write(cl);
+		}
+		else if (last == PqMsg_Query && n > 0 && p[0] == PqMsg_Query && p[n - 1] == '\0')
+		{
+			struct wp_text t;
+
+			classify_text(cl, (const char *) p + PQ_HEADER_LEN, &t);
+			free(t.st);
+			if (t.writes)
+				return refuse_write(cl);
+		}
+		return forward_plain(cl, p, n);
+	}
+	if (last == PqMsg_Query)
+	{
+		/* a Query alone (extended messages before it go first) */
+		if (n > 0 && p[0] != PqMsg_Query)
+		{
+			size_t		qoff = 0;
+
+			for (size_t off = 0; off < n; off += 1 + pq_get_uint32(p + off + 1))
+				qoff = off;
+			if (forward_plain(cl, p, qoff) < 0)
+				return -1;
+			return batch_query(cl, p + qoff, n - qoff) < 0 ? -1 : 0;
+		}
+		return batch_query(cl, p, n);
+	}
+	return batch_ext(cl, p, n);
+}
+
+static void
+wp_consume(struct proxy_wp *wp, size_t n)
+{
+	memmove(wp->ib, wp->ib + n, wp->len - n);
+	wp->len -= n;
+}
+
+/* Handle whole held messages while no op runs; -1 when the session ended. */
+static int
+wp_pump(struct proxy_client *cl)
+{
+	struct proxy_wp *wp = cl->wp;
+	int			rc = 0;
+
+	if (wp->pumping)
+		return 0;
+	wp->pumping = true;
+	while (cl->state == CL_ACTIVE && cl->be != NULL && wp->len >= PQ_HEADER_LEN)
+	{
+		size_t		pos = 0;
+		uint8_t		last = 0;
+		bool		blocked = wp->op != NULL || wp->wait_idle;
+
+		while (pos + PQ_HEADER_LEN <= wp->len)
+		{
+			uint8_t		type = wp->ib[pos];
+			uint32_t	len = pq_get_uint32(wp->ib + pos + 1);
+
+			if (pq_header_check(pq_frontend_rules, type, len) != 0 ||
+				type == PqMsg_PasswordMessage)
+			{
+				cl->be->unsynced = true;
+				proxy_client_error(cl, "FATAL", PQ_SQLSTATE_PROTOCOL_VIOLATION,
+								   "invalid frontend message type %d or length", type);
+				rc = -1;
+				goto out;
+			}
+			if (pos + 1 + len > wp->len)
+				break;
+			if (type == PqMsg_Terminate)
+			{
+				if (pos > 0 && !blocked && forward_plain(cl, wp->ib, pos) < 0)
+				{
+					rc = -1;
+					goto out;
+				}
+				proxy_client_close(cl);
+				rc = -1;
+				goto out;
+			}
+			if (pos == 0 && (type == PqMsg_CopyData || type == PqMsg_CopyDone ||
+							 type == PqMsg_CopyFail))
+			{
+				pos = 1 + len;
+				last = type;
+				break;
+			}
+			pos += 1 + len;
+			if (is_sync_point(type) || type == PqMsg_Flush)
+			{
+				last = type;
+				break;
+			}
+		}
+		if (last == PqMsg_CopyData || last == PqMsg_CopyDone || last == PqMsg_CopyFail)
+		{
+			/* COPY data flows even while an op waits for the COPY to end */
+			if (wp->op != NULL && cl->be->flt_mode != WP_HOLD)
+				break;
+			if (to_backend(cl, wp->ib, pos, cl->be->flt_mode) < 0)
+			{
+				rc = -1;
+				goto out;
+			}
+			wp_consume(wp, pos);
+			continue;
+		}
+		if (blocked)
+			break;
+		if (last == 0)
+		{
+			if (pos >= WP_BATCH_MAX)
+			{
+				struct wp_ext x;
+
+				analyze_ext(cl, wp->ib, pos, &x);
+				if (x.writes && cl->be->txn == PQ_TXN_IDLE && primary(cl))
+					pgq_warn("proxy: session %u: an extended-protocol batch over %u bytes "
+							 "without Sync is forwarded as is and NOT replicated",
+							 cl->id, WP_BATCH_MAX);
+				if (forward_plain(cl, wp->ib, pos) < 0)
+				{
+					rc = -1;
+					goto out;
+				}
+				wp_consume(wp, pos);
+				continue;
+			}
+			break;
+		}
+		if (last == PqMsg_Flush)
+		{
+			struct wp_ext x;
+
+			analyze_ext(cl, wp->ib, pos, &x);
+			if (forward_plain(cl, wp->ib, pos) < 0)
+			{
+				rc = -1;
+				goto out;
+			}
+			wp_consume(wp, pos);
+			continue;
+		}
+		rc = wp_batch(cl, wp->ib, pos, last);
+		if (rc < 0)
+			goto out;
+		if (rc == 1)
+		{
+			rc = 0;
+			break;				/* waits for the backend to be idle */
+		}
+		wp_consume(wp, pos);
+	}
+out:
+	if (rc == 0 && cl->state == CL_ACTIVE && wp->len > WP_HOLD_MAX &&
+		(wp->op != NULL || wp->wait_idle))
+		proxy_conn_read_stop(cl->px, &cl->conn);
+	wp->pumping = false;
+	return rc;
+}
+
+int
+proxy_write_client_bytes(struct proxy_client *cl, const uint8_t *data, size_t n)
+{
+	struct proxy_wp *wp = cl->wp;
+
+	if (wp == NULL && (wp = cl->wp = calloc(1, sizeof(*wp))) == NULL)
+	{
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	if (wp->len + n > wp->cap)
+	{
+		size_t		nc = wp->cap ? wp->cap : 16384;
+		uint8_t    *nb;
+
+		while (nc < wp->len + n)
+			nc *= 2;
+		if ((nb = realloc(wp->ib, nc)) == NULL)
+		{
+			proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+			return -1;
+		}
+		wp->ib = nb;
+		wp->cap = nc;
+	}
+	memcpy(wp->ib + wp->len, data, n);
+	wp->len += n;
+	return wp_pump(cl);
+}
+
+void
+proxy_write_client_free(struct proxy_client *cl)
+{
+	struct proxy_wp *wp = cl->wp;
+
+	if (wp == NULL)
+		return;
+	op_free(wp->op);
+	for (int i = 0; i < wp->n_stmts; i++)
+	{
+		free(wp->stmts[i].name);
+		free(wp->stmts[i].ddl);
+	}
+	for (int i = 0; i < wp->n_portals; i++)
+	{
+		free(wp->portals[i].name);
+		free(wp->portals[i].stmt);
+	}
+	free(wp->stmts);
+	free(wp->portals);
+	free(wp->ib);
+	free(wp);
+	cl->wp = NULL;
+}
+
+void
+proxy_write_backend_free(struct proxy_backend *be)
+{
+	free(be->flt_err);
+	be->flt_err = NULL;
+}
+
+/* ---- the backend's output ---- */
+
+static int
+flt_disp(const struct proxy_backend *be, uint8_t type)
+{
+	switch (be->flt_mode)
+	{
+		case WP_HOLD:
+			return type == PqMsg_ReadyForQuery ? D_DROP : D_FWD;
+		case WP_SWALLOW:
+			return type == PqMsg_ErrorResponse ? D_CAPTURE : D_DROP;
+		default:
+			return D_FWD;
+	}
+}
+
+static void
+flt_capture(struct proxy_backend *be, const uint8_t *p, size_t n)
+{
+	if (be->flt_err == NULL && (be->flt_err = malloc(WP_ERR_MAX)) == NULL)
+		return;
+	if (be->flt_err_len + n > WP_ERR_MAX)
+		n = WP_ERR_MAX - be->flt_err_len;	/* a cut error is still shown */
+	memcpy(be->flt_err + be->flt_err_len, p, n);
+	be->flt_err_len += (uint32_t) n;
+}
+
+void
+proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n)
+{
+	struct proxy_client *cl = be->client;
+	size_t		off = 0,
+				seg = 0,
+				last_end = 0;
+
+	while (off < n)
+	{
+		size_t		used;
+		enum pq_scan_result s = pq_scan_step(&be->scan, data + off, n - off, &used);
+		uint8_t		type;
+		int			disp;
+
+		off += used;
+		if (s == PQ_SCAN_MORE)
+			break;
+		if (s != PQ_SCAN_MESSAGE)
+		{
+			pgq_warn("proxy: session %u: the local server sent an invalid message (type %d)",
+					 cl->id, be->scan.hdr[0]);
+			(void) proxy_conn_send(be->px, &cl->conn, data + seg, off > seg ? off - seg : 0);
+			proxy_backend_close(be);
+			return;
+		}
+		type = be->scan.type;
+		disp = be->flt_part ? be->flt_part_disp : flt_disp(be, type);
+		be->flt_part = false;
+		if (disp != D_FWD)
+		{
+			if (last_end > seg && to_client(cl, data + seg, last_end - seg) < 0)
+				return;
+			if (disp == D_CAPTURE)
+				flt_capture(be, data + last_end, off - last_end);
+			seg = off;
+		}
+		last_end = off;
+		if (type == PqMsg_ErrorResponse && be->flt_mode != WP_FWD)
+			be->flt_saw_error = true;
+		if (type != PqMsg_ReadyForQuery)
+			continue;
+		if (be->pending > 0)
+			be->pending--;
+		be->txn = (char) be->scan.peek[0];
+		if (off > seg && to_client(cl, data + seg, off - seg) < 0)
+			return;
+		seg = off;
+		if (cl->wp == NULL)
+			continue;
+		if (be->flt_mode != WP_FWD)
+		{
+			be->flt_mode = WP_FWD;
+			wp_on_rfq(cl, be->txn);
+		}
+		else
+		{
+			if (be->txn == PQ_TXN_IDLE)
+			{
+				cl->wp->wrote = false;
+				cl->wp->txn_flags = 0;
+			}
+			if (cl->wp->wait_idle && be->pending == 0)
+			{
+				cl->wp->wait_idle = false;
+				(void) wp_pump(cl);
+			}
+		}
+		if (!cl_live(cl, be))
+			return;
+	}
+	if (!pq_scan_at_boundary(&be->scan))
+	{
+		if (!be->flt_part)
+		{
+			uint8_t		type = be->scan.hdr_len > 0 ? be->scan.hdr[0] : be->scan.type;
+
+			be->flt_part_disp = (uint8_t) flt_disp(be, type);
+			be->flt_part = true;
+		}
+		if (be->flt_part_disp != D_FWD)
+		{
+			if (last_end > seg && to_client(cl, data + seg, last_end - seg) < 0)
+				return;
+			if (be->flt_part_disp == D_CAPTURE)
+				flt_capture(be, data + last_end, n - last_end);
+			seg = n;
+		}
+	}
+	if (n > seg && to_client(cl, data + seg, n - seg) < 0)
+		return;
+	if (cl->conn.out_len > PROXY_OUT_HIGH)
+		proxy_conn_read_stop(be->px, &be->conn);
+}
