@@ -184,34 +184,40 @@ build_cc(uint8_t *buf, size_t cap, const char *tag)
 	return b.len;
 }
 
+/* An ErrorResponse of ours in buf (PROXY_ERRMSG_LEN + 64 bytes); its length. */
+static size_t
+build_error(uint8_t *buf, const char *sqlstate, const char *msg)
+{
+	struct pq_build b;
+
+	pq_build_init(&b, buf, PROXY_ERRMSG_LEN + 64);
+	pq_build_error(&b, PqMsg_ErrorResponse, "ERROR", sqlstate, msg);
+	PGQ_ASSERT(!b.overflow);
+	return b.len;
+}
+
 /* Replace op->err with an ErrorResponse of ours. */
 static void
 op_set_error(struct wp_op *op, const char *sqlstate, const char *msg)
 {
 	uint8_t		buf[PROXY_ERRMSG_LEN + 64];
-	struct pq_build b;
+	size_t		len = build_error(buf, sqlstate, msg);
 
-	pq_build_init(&b, buf, sizeof(buf));
-	pq_build_error(&b, PqMsg_ErrorResponse, "ERROR", sqlstate, msg);
-	PGQ_ASSERT(!b.overflow);
 	free(op->err);
-	op->err = malloc(b.len);
-	op->err_len = op->err ? b.len : 0;
+	op->err = malloc(len);
+	op->err_len = op->err ? len : 0;
 	if (op->err)
-		memcpy(op->err, buf, b.len);
+		memcpy(op->err, buf, len);
 }
 
 static int
 send_error(struct proxy_client *cl, const char *sqlstate, const char *msg)
 {
 	uint8_t		buf[PROXY_ERRMSG_LEN + 64];
-	struct pq_build b;
+	size_t		len = build_error(buf, sqlstate, msg);
 
-	pq_build_init(&b, buf, sizeof(buf));
-	pq_build_error(&b, PqMsg_ErrorResponse, "ERROR", sqlstate, msg);
-	PGQ_ASSERT(!b.overflow);
 	pgq_info("proxy: session %u: ERROR %s: %s", cl->id, sqlstate, msg);
-	return to_client(cl, buf, b.len);
+	return to_client(cl, buf, len);
 }
 
 static bool

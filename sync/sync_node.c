@@ -450,7 +450,7 @@ handle_update(struct sync_node *node, struct sync_update *u)
 	apply_committed(node);
 	for (uint32_t i = 0; i < u->n_copies; i++)
 		pgq_warn("node %" PRIu64 " needs a copy of the data from index %" PRIu64
-				 "; rebuilding a node is not implemented yet",
+				 "; making that copy (pg_basebackup) is the write path's next step, docs/design.md",
 				 u->copies[i].peer, u->copies[i].min_index);
 	arm_tick(node, u->next_tick_ms);
 	release_reads(node);
