@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct ev_loop;
 struct pgq_config;
@@ -40,6 +41,10 @@ struct proxy_hooks
 	int			(*commit_wait) (void *arg, const char *txn_id, proxy_commit_cb cb,
 								void *cb_arg);
 	const struct sql_result *(*classify) (void *arg, const char *query);
+	/* The current primary's client address; -1 when none is known or this
+	 * node is the primary.  NULL: writes on a secondary are refused. */
+	int			(*primary_addr) (void *arg, struct sockaddr_storage *addr,
+								 socklen_t *len);
 	void	   *arg;
 	uint32_t	node_id;
 };
