@@ -298,6 +298,12 @@ resolve_client_addrs(struct node *node)
 	}
 }
 
+static bool
+hook_db_captured(void *arg, const char *db)
+{
+	return commit_captures(((struct node *) arg)->commit, db);
+}
+
 static const struct sql_result *
 hook_classify(void *arg, const char *query)
 {
@@ -369,6 +375,7 @@ node_start(struct node *node)
 		.commit_wait = hook_commit_wait,
 		.classify = hook_classify,
 		.primary_addr = hook_primary_addr,
+		.db_captured = hook_db_captured,
 		.arg = node,
 		.node_id = (uint32_t) node->cfg->node_id,
 	});

@@ -45,6 +45,9 @@ struct proxy_hooks
 	 * node is the primary.  NULL: writes on a secondary are refused. */
 	int			(*primary_addr) (void *arg, struct sockaddr_storage *addr,
 								 socklen_t *len);
+	/* Can a transaction in database db commit through the log now (its
+	 * capture is streaming)?  NULL: yes. */
+	bool		(*db_captured) (void *arg, const char *db);
 	void	   *arg;
 	uint32_t	node_id;
 };

@@ -806,6 +806,17 @@ op_commit(struct proxy_client *cl)
 		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
 		return;
 	}
+	if (px->hooks.db_captured != NULL && !px->hooks.db_captured(px->hooks.arg, cl->pool->database))
+	{
+		snprintf(msg, sizeof(msg),
+				 "could not commit: database \"%s\" is not captured yet (its capture is "
+				 "starting, or the database was created moments ago); the transaction was "
+				 "rolled back: retry it", cl->pool->database);
+		op_set_error(op, SQLSTATE_SERIALIZATION, msg);
+		op->next = N_SEND_ERR;
+		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
+		return;
+	}
 	snprintf(op->gid, sizeof(op->gid), "pgq_%u_%llx_%llu", px->hooks.node_id,
 			 (unsigned long long) px->gid_epoch, (unsigned long long) ++px->gid_seq);
 	snprintf(sql, sizeof(sql),
