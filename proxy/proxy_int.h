@@ -43,6 +43,7 @@
 #define PROXY_SSL_READ_LOOPS	16			/* SSL_pending rounds per event */
 #define PROXY_ERRMSG_LEN		512
 #define PROXY_OVER_LIMIT_SLOTS	64			/* refused clients still read */
+#define PROXY_COMMIT_INDEX_PARAM "pgquorum.commit_index"	/* primary -> forwarding node */
 
 struct proxy;
 struct proxy_client;
@@ -158,6 +159,7 @@ struct proxy_client
 	uint32_t	fwd_err_len;
 	bool		fwd_wait;		/* a batch waits for fwd to log in */
 	bool		forwarded_in;	/* this session came from another node */
+	uint64_t	last_write_index;	/* log index of its last committed write */
 };
 
 enum backend_state

@@ -864,6 +864,54 @@ op_run(struct proxy_client *cl)
 	}
 }
 
+/*
+ * To the node that forwarded this session: the log index its write
+ * committed at, as a ParameterStatus that node takes out of the stream
+ * (note_commit_index), so that its read_consistency = session can wait for
+ * it.
+ */
+static int
+send_commit_index(struct proxy_client *cl, uint64_t index)
+{
+	uint8_t		buf[128];
+	char		value[24];
+	struct pq_build b;
+
+	snprintf(value, sizeof(value), "%llu", (unsigned long long) index);
+	pq_build_init(&b, buf, sizeof(buf));
+	pq_build_begin(&b, PqMsg_ParameterStatus);
+	pq_build_string(&b, PROXY_COMMIT_INDEX_PARAM);
+	pq_build_string(&b, value);
+	pq_build_end(&b);
+	PGQ_ASSERT(!b.overflow);
+	return to_client(cl, buf, b.len);
+}
+
+/* A ParameterStatus p[0..n) from the primary node: the commit index of
+ * this session's forwarded write?  Then it is ours, not the client's. */
+static bool
+note_commit_index(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	static const char name[] = PROXY_COMMIT_INDEX_PARAM;
+	struct pq_reader r;
+	const char *k,
+			   *v;
+	char	   *end;
+	unsigned long long idx;
+
+	if (n < PQ_HEADER_LEN + sizeof(name) || memcmp(p + PQ_HEADER_LEN, name, sizeof(name)) != 0)
+		return false;
+	pq_reader_init(&r, p + PQ_HEADER_LEN, n - PQ_HEADER_LEN);
+	k = pq_read_string(&r);
+	v = pq_read_string(&r);
+	if (k == NULL || v == NULL)
+		return false;
+	idx = strtoull(v, &end, 10);
+	if (*end == '\0' && idx > cl->last_write_index)
+		cl->last_write_index = idx;
+	return true;
+}
+
 static void
 on_committed(void *arg, int result, uint64_t index)
 {
@@ -881,6 +929,10 @@ on_committed(void *arg, int result, uint64_t index)
 	switch (result)
 	{
 		case 0:					/* COMMIT_OK */
+			if (index > cl->last_write_index)
+				cl->last_write_index = index;
+			if (cl->forwarded_in && send_commit_index(cl, index) < 0)
+				return;
 			if (to_client(cl, op->ok_msgs, op->ok_len) < 0)
 				return;
 			op_finish(cl, PQ_TXN_IDLE);
@@ -1835,6 +1887,9 @@ proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n)
 		}
 		type = be->scan.type;
 		disp = be->flt_part ? be->flt_part_disp : flt_disp(be, type);
+		if (type == PqMsg_ParameterStatus && be == cl->fwd && disp == D_FWD &&
+			!be->flt_part && note_commit_index(cl, data + last_end, off - last_end))
+			disp = D_DROP;
 		be->flt_part = false;
 		if (type == PqMsg_ReadyForQuery)
 			be->flt_drop = 0;	/* an error skipped what was left */
