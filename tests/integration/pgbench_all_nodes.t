@@ -8,9 +8,7 @@ source "$(dirname "$0")/../lib/cluster.sh"
 
 three_nodes_with_primary
 read -r -a nodes <<< "$PGQ_NODES"
-for ((t = 0; t < 100; t++)); do
-	[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && break; sleep 0.1
-done
+wait_capture || diag "capture is not streaming"
 s=$((p % 3 + 1))
 out=$(pgbench -i -s 2 -I dtgp -h 127.0.0.1 -p "${nodes[s-1]##*:}" -U postgres postgres 2>&1)
 ok $? "pgbench -i -s 2 through secondary node $s" || diag "$out"
@@ -27,21 +25,14 @@ for i in 1 2 3; do
 		diag "$(tail -5 "$dir/bench$i.out")"
 	like "$(cat "$dir/bench$i.out")" "actually processed: 180/180" "node $i: all 180 transactions"
 done
-idx=$(field "$(node_status "$p")" commit)
-for i in 1 2 3; do wait_applied "$i" "$idx" 60 || diag "node $i did not apply $idx"; done
+settle_all
 is "$(server_psql "$p" -c "SELECT count(*) FROM pgbench_history")" 540 "540 history rows"
-same() {
-	local a b c
-	a=$(server_psql 1 -c "$1"); b=$(server_psql 2 -c "$1"); c=$(server_psql 3 -c "$1")
-	if [[ $a == "$b" && $b == "$c" ]]; then ok 0 "$2"; else
-		ok 1 "$2"; diag "node1: ${a:0:200}"; diag "node2: ${b:0:200}"; diag "node3: ${c:0:200}"; fi
-}
 for tb in "pgbench_accounts ORDER BY aid" "pgbench_branches ORDER BY bid" "pgbench_tellers ORDER BY tid" \
 	"pgbench_history ORDER BY tid, aid, mtime, delta"; do
-	same "SELECT md5(string_agg(x::text, ',')), count(*) FROM (SELECT * FROM $tb) x" \
+	servers_agree "SELECT md5(string_agg(x::text, ',')), count(*) FROM (SELECT * FROM $tb) x" \
 		"${tb%% *} is identical on the three servers"
 done
-same "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM pgbench_branches)" \
+servers_agree "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM pgbench_branches)" \
 	"balances agree"
 for i in 1 2 3; do
 	is "$(server_psql "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 "no prepared transaction is left on node $i"

@@ -58,3 +58,39 @@ server_psql() {
 	psql -X -At -v ON_ERROR_STOP=1 -h "${pgsocks[$1-1]}" -p "${pgports[$1-1]}" \
 		-U postgres -d postgres "${@:2}" 2>&1
 }
+
+# servers_agree QUERY NAME: one TAP line, ok when every node's own server
+# answers QUERY alike (each answer shown on failure).
+servers_agree() {
+	local i first out same=0
+	first=$(server_psql 1 -c "$1")
+	for ((i = 2; i <= PGQ_N; i++)); do
+		out=$(server_psql "$i" -c "$1")
+		[[ $out == "$first" ]] || same=1
+	done
+	ok "$same" "$2"
+	if ((same)); then
+		for ((i = 1; i <= PGQ_N; i++)); do diag "node$i: $(server_psql "$i" -c "$1" | head -c 200)"; done
+	fi
+	return "$same"
+}
+
+# settle_all [SECONDS]: until every node has applied the primary's ($p)
+# current commit index.
+settle_all() {
+	local idx i
+	idx=$(field "$(node_status "$p")" commit)
+	for ((i = 1; i <= PGQ_N; i++)); do
+		wait_applied "$i" "$idx" "${1:-60}" || diag "node $i did not apply $idx"
+	done
+}
+
+# wait_capture [SECONDS]: until the primary's ($p) capture is streaming.
+wait_capture() {
+	local deadline=$((SECONDS + ${1:-10}))
+	while ((SECONDS < deadline)); do
+		[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
