@@ -85,11 +85,12 @@ settle_all() {
 	done
 }
 
-# wait_capture [SECONDS]: until the primary's ($p) capture is streaming.
+# wait_capture [NODE]: until node NODE's (default: the primary $p) capture
+# streams, for at most 15 s.
 wait_capture() {
-	local deadline=$((SECONDS + ${1:-10}))
-	while ((SECONDS < deadline)); do
-		[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && return 0
+	local t
+	for ((t = 0; t < 150; t++)); do
+		[[ $(pgqctl "$(ctl_sock "${1:-$p}")" capture 2>/dev/null) == state=streaming* ]] && return 0
 		sleep 0.1
 	done
 	return 1
