@@ -6,7 +6,7 @@
 Each FILE holds lag_probe lines (all rounds of one configuration appended).
 Prints one line per LABEL:
 
-    LABEL n=N timeouts=T commit_p50=MS lag_p50=MS lag_p99=MS lag_max=MS
+    LABEL n=N timeouts=T commit_p50=MS lag_p50=MS lag_p90=MS lag_p99=MS lag_max=MS
 
 lag_* pool every reader's samples (a timeout counts as the probe's timeout,
 so it lands in p99/max instead of vanishing); percentiles are nearest-rank.
@@ -38,9 +38,9 @@ def summarize(path, timeout_us):
     commits.sort()
     lags.sort()
     ms = lambda v: "nan" if math.isnan(v) else "%.3f" % (v / 1000.0)
-    return "n=%d timeouts=%d commit_p50=%s lag_p50=%s lag_p99=%s lag_max=%s" % (
+    return "n=%d timeouts=%d commit_p50=%s lag_p50=%s lag_p90=%s lag_p99=%s lag_max=%s" % (
         len(lags), timeouts, ms(pct(commits, 50)), ms(pct(lags, 50)),
-        ms(pct(lags, 99)), ms(lags[-1] if lags else math.nan))
+        ms(pct(lags, 90)), ms(pct(lags, 99)), ms(lags[-1] if lags else math.nan))
 
 
 def main(argv):
