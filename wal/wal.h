@@ -130,6 +130,11 @@ struct wal_stats
 	bool		spare_ready;	/* the next segment is prepared (not counted
 								 * in segments / bytes_on_disk) */
 	uint64_t	spare_waits;	/* segment rolls that had to wait for it */
+	/* Where the writer thread's time went since open (monotonic ns). */
+	uint64_t	writer_idle_ns; /* waiting for work (empty queue) */
+	uint64_t	writer_write_ns;	/* in pwrite of batches */
+	uint64_t	writer_sync_ns; /* in fdatasync of batches */
+	uint64_t	writer_roll_ns; /* making new segments (rolls) */
 };
 
 /* wal_append flags */
