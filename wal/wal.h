@@ -155,7 +155,9 @@ void		wal_close(struct wal *w);
 
 /*
  * Queues entry (index, term, type, payload[0..len)); payload is copied
- * (borrowed until return).  Returns WAL_OK, WAL_EINDEX (index !=
+ * (borrowed until return) into the encoded record, whose CRC-32C is
+ * computed here, on the caller's thread (the writer only copies records
+ * into its batch).  Returns WAL_OK, WAL_EINDEX (index !=
  * last_index + 1), WAL_ETOOBIG, WAL_EAGAIN (queue full; nothing queued),
  * WAL_EFAILED, WAL_ECLOSED, WAL_ENOMEM.  With WAL_APPEND_BLOCK it waits for
  * queue space instead of WAL_EAGAIN.
