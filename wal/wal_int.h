@@ -33,10 +33,8 @@
 /*
  * WAKE-UPS.  A waiter for index i registers in bucket i % WAL_WAIT_BUCKETS
  * (waiters++), then sleeps on the futex word seq while persisted < i.  The
- * writer stores persisted (after the fdatasync) and, just before it blocks
- * next (the next batch's fdatasync, or waiting for work: notify_flush in
- * wal_writer.c), signals the eventfd and wakes at most one registered
- * waiter; every thread that leaves or enters a sleep in
+ * writer stores persisted (after the fdatasync), signals the eventfd and
+ * wakes at most one registered waiter; every thread that leaves or enters a sleep in
  * wal_wait_persisted wakes up to two more (wal_wake_help), so the waiters
  * of a batch are woken as a tree by the waiters themselves, on other CPUs,
  * while the writer already writes and syncs the next batch.  The cursor
@@ -190,7 +188,6 @@ struct wal
 								 * is published (out of q_lock) */
 	size_t		wfree_cap;
 	size_t		n_wfree;
-	bool		notify_pending; /* a batch published, not yet reported */
 };
 
 /* wal_writer.c */

@@ -152,28 +152,6 @@ notify(struct wal *w, uint64_t persisted, bool failed)
 }
 
 /*
- * Writer, without q_lock: reports the persisted index published since the
- * last report (eventfd, callback, one wake-up of wal_wait_persisted; the
- * woken waiters wake the rest).  Called just before the writer blocks: in
- * an fdatasync, waiting for work or for the spare, before a command, when
- * it stops.  A batch published while the next one is queued is so reported
- * while that next batch is in its fdatasync: the event loop, woken, queues
- * more entries while the disk works instead of competing for the CPU and
- * q_lock with the writer between two syncs.
- */
-static void
-notify_flush(struct wal *w)
-{
-	if (!w->notify_pending)
-		return;
-	w->notify_pending = false;
-	if (__atomic_load_n(&w->failed, __ATOMIC_SEQ_CST))
-		return;					/* wal_fail reported it */
-	notify(w, __atomic_load_n(&w->persisted, __ATOMIC_SEQ_CST), false);
-	wal_wake_help(w, 1);
-}
-
-/*
  * Puts the log in the failed state for good (first failure wins), wakes
  * every waiter and returns code.  Called without q_lock.
  */
@@ -235,12 +213,8 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 static int
 sync_fd(struct wal *w, int fd)
 {
-	uint64_t	t;
-	int			rc;
-
-	notify_flush(w);
-	t = wal_mono_ns();
-	rc = wal_io.fdatasync(fd);
+	uint64_t	t = wal_mono_ns();
+	int			rc = wal_io.fdatasync(fd);
 
 	time_add(&w->st.writer_sync_ns, &t);
 	__atomic_fetch_add(&w->st.fsyncs, 1, __ATOMIC_RELAXED);
@@ -604,7 +578,6 @@ seg_roll(struct wal *w, uint64_t index, size_t rec_size)
 	uint64_t	size = w->opt.segment_size;
 	int			rc;
 
-	notify_flush(w);			/* may wait for the spare */
 	if (w->n_segs > 0 && w->segs[w->n_segs - 1].n_entries == 0)
 	{
 		rc = drop_empty_last(w);
@@ -987,7 +960,6 @@ run_command(struct wal *w)
 	int			rc;
 
 	pthread_mutex_unlock(&w->q_lock);
-	notify_flush(w);
 	rc = failed ? WAL_EFAILED : exec_command(w, it);
 	pthread_mutex_lock(&w->q_lock);
 	if (it->kind == WAL_ITEM_TRUNCATE && rc == WAL_OK &&
@@ -1019,15 +991,9 @@ wal_writer_main(void *arg)
 	{
 		size_t		n;
 		int			rc;
+		uint64_t	persisted;
 		bool		failed;
 
-		if (w->head == w->tail && w->notify_pending)
-		{
-			pthread_mutex_unlock(&w->q_lock);
-			notify_flush(w);
-			pthread_mutex_lock(&w->q_lock);
-			continue;
-		}
 		if (w->head == w->tail && !w->stopping)
 		{
 			/* wal_stats counts an idle period still going on, too */
@@ -1050,13 +1016,22 @@ wal_writer_main(void *arg)
 		rc = failed ? WAL_EFAILED : write_batch(w, w->head, n);
 		pthread_mutex_lock(&w->q_lock);
 		pop_items(w, n, rc == WAL_OK);
+		persisted = w->persisted;
 		pthread_mutex_unlock(&w->q_lock);
-		/* reported before the writer blocks next (notify_flush) */
-		w->notify_pending |= rc == WAL_OK;
+		if (rc == WAL_OK)
+		{
+			/*
+			 * The event loop first, then one wake-up (the woken waiters
+			 * wake the rest).  Reporting here, before the next batch is
+			 * taken, lets the entries the loop appends on this report
+			 * (on a busy CPU it may even run first) join that batch.
+			 */
+			notify(w, persisted, false);
+			wal_wake_help(w, 1);
+		}
 		free_popped(w);
 		pthread_mutex_lock(&w->q_lock);
 	}
 	pthread_mutex_unlock(&w->q_lock);
-	notify_flush(w);
 	return NULL;
 }

@@ -381,8 +381,7 @@ fault_fdatasync_slow(int fd)
 
 /*
  * The node's way (one thread, K appends in flight, "persisted up to N"
- * from the eventfd only): every batch is reported, the last one too,
- * although the writer reports a batch only when it is about to block.
+ * from the eventfd only): every batch is reported, the last one too.
  * Then a thread that waits after all that (the wake cursor jumped while
  * nobody waited) is still woken.  Also the writer's time counters.
  */
