@@ -34,12 +34,12 @@
  * WAKE-UPS.  A waiter for index i registers in bucket i % WAL_WAIT_BUCKETS
  * (waiters++), then sleeps on the futex word seq while persisted < i.  The
  * writer stores persisted (after the fdatasync), signals the eventfd and
- * wakes at most one registered waiter; every thread that leaves or enters a sleep in
- * wal_wait_persisted wakes up to two more (wal_wake_help), so the waiters
- * of a batch are woken as a tree by the waiters themselves, on other CPUs,
- * while the writer already writes and syncs the next batch.  The cursor
- * woken_upto walks the persisted range once; it goes back with persisted
- * on a truncation.  All fields are accessed with seq_cst atomics: a waiter
+ * wakes at most one registered waiter; every thread that leaves or enters
+ * a sleep in wal_wait_persisted wakes up to two more (wal_wake_help), so
+ * the waiters of a batch are woken as a tree by the waiters themselves,
+ * on other CPUs, while the writer already writes and syncs the next
+ * batch.  The cursor woken_upto walks the persisted range once; it goes
+ * back with persisted on a truncation.  All fields are accessed with seq_cst atomics: a waiter
  * does waiters++ then reads seq then persisted; a waker reads persisted,
  * then seq++ then reads waiters, so either the waiter sees the new
  * persisted or the waker sees the waiter (and futex_wake reaches it, or its
