@@ -362,6 +362,7 @@ proxy_reload(struct proxy *px, const struct pgq_config *cfg)
 		px->ssl_ctx = ctx;
 	}
 	px->cfg = cfg;
+	proxy_authdb_clear_cache(px->authdb);
 	if (proxy_hba_load(px, err, sizeof(err)) < 0)
 		pgq_warn("proxy: reload keeps the old authentication rules: %s", err);
 	pgq_info("proxy: configuration reloaded (max_client_conn %d, pool_size %d)",

@@ -325,6 +325,8 @@ void		proxy_auth_message(struct proxy_client *cl, const uint8_t *body,
 void		proxy_auth_free(struct proxy_auth *auth);
 struct proxy_authdb *proxy_authdb_new(struct proxy *px);
 void		proxy_authdb_free(struct proxy_authdb *db);
+/* Forget every cached verifier (auth_query or the TTL may have changed). */
+void		proxy_authdb_clear_cache(struct proxy_authdb *db);
 /* The client went away while its lookup was queued. */
 void		proxy_authdb_forget(struct proxy_authdb *db, struct proxy_client *cl);
 
