@@ -263,6 +263,8 @@ void		proxy_conn_init(struct proxy_conn *c, struct proxy *px, int fd,
 							void (*rcb) (struct ev_loop *, ev_io *, int),
 							void (*wcb) (struct ev_loop *, ev_io *, int),
 							void *owner);
+/* TCP_NODELAY on a TCP socket (family AF_INET or AF_INET6); else nothing. */
+void		proxy_tcp_nodelay(int fd, int family);
 void		proxy_conn_read_start(struct proxy *px, struct proxy_conn *c);
 void		proxy_conn_read_stop(struct proxy *px, struct proxy_conn *c);
 /* Read up to cap bytes; *n is set on PROXY_IO_OK. */
