@@ -77,6 +77,8 @@ static const struct pgq_config_key config_keys[] = {
 		"SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1 AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil > now())",
 		0, 4095, true, false,
 		"How the node reads a role's password verifier through postgres_conninfo ($1: the role)."),
+	KEY(auth_cache_ttl_ms, PGQ_CFG_INT, "10000", 0, 3600000, true, false,
+		"How long the node reuses a role's verifier read through auth_query (at most 128 roles, least recently used dropped first); a failed login with a reused verifier drops it at once, so the next login reads the new one; 0: read it at every login."),
 	KEY(client_login_timeout_ms, PGQ_CFG_INT, "30000", 100, 3600000, true, false,
 		"Time for a client's startup and authentication, and for a backend's login or reset."),
 	KEY(server_reset_query, PGQ_CFG_STRING, "DISCARD ALL", 1, 1023, true, false,

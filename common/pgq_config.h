@@ -75,6 +75,7 @@ struct pgq_config
 	int64_t		wal_segment_size;
 	char	   *auth_hba_file;
 	char	   *auth_query;
+	int			auth_cache_ttl_ms;
 	int			client_login_timeout_ms;
 	char	   *server_reset_query;
 	/* [nodes] */

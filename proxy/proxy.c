@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +114,6 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		socklen_t	alen = sizeof(addr);
 		int			fd = accept4(l->fd, (struct sockaddr *) &addr, &alen,
 								 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		int			one = 1;
 
 		if (fd < 0)
 		{
@@ -124,8 +122,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				pgq_warn("proxy: accept failed: %s", strerror(errno));
 			return;
 		}
-		if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6)
-			(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		proxy_tcp_nodelay(fd, addr.ss_family);
 		proxy_client_accept(l->px, fd, &addr);
 	}
 }
@@ -362,6 +359,7 @@ proxy_reload(struct proxy *px, const struct pgq_config *cfg)
 		px->ssl_ctx = ctx;
 	}
 	px->cfg = cfg;
+	proxy_authdb_clear_cache(px->authdb);
 	if (proxy_hba_load(px, err, sizeof(err)) < 0)
 		pgq_warn("proxy: reload keeps the old authentication rules: %s", err);
 	pgq_info("proxy: configuration reloaded (max_client_conn %d, pool_size %d)",

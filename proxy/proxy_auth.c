@@ -14,6 +14,13 @@
  * through one non-blocking libpq connection as the configured service
  * role (postgres_conninfo), as PgBouncer's auth_query does; lookups queue
  * FIFO on it, one query in flight.
+ *
+ * Verifier cache: a verifier read from the server is reused for
+ * auth_cache_ttl_ms by later logins of the same role (at most
+ * PROXY_VCACHE_SIZE roles, the least recently used replaced first), so a
+ * burst of logins does not queue one lookup each.  A login that fails with
+ * a reused verifier drops it, so after ALTER ROLE ... PASSWORD the next
+ * login reads the new one; roles without a verifier are never cached.
  */
 #include "config.h"
 
@@ -35,6 +42,7 @@
 #define PROXY_HBA_MAX_RULES	256
 #define PROXY_AUTH_NAME_MAX	256	/* user and database names, with NUL */
 #define PROXY_HBA_NAME_LEN	64
+#define PROXY_VCACHE_SIZE	128	/* roles whose verifier is kept */
 #define PROXY_HBA_DEFAULT \
 	"host all all 127.0.0.1/32 trust\n" \
 	"host all all ::1/128 trust\n" \
@@ -90,10 +98,20 @@ struct proxy_auth
 	char		user[PROXY_AUTH_NAME_MAX];
 	char		database[PROXY_AUTH_NAME_MAX];
 	char	   *verifier;		/* owned; NULL: role unknown or no password */
+	bool		cached;			/* verifier came from the cache */
 	uint8_t		md5_salt[4];
 	struct proxy_scram_server scram;
 	struct proxy_list lookup_link;	/* on authdb->queue */
 	struct proxy_client *cl;
+};
+
+/* One role's verifier as the server last gave it. */
+struct vcache_entry
+{
+	char	   *verifier;		/* owned; NULL: free slot */
+	ev_tstamp	fetched;		/* when it was read from the server */
+	ev_tstamp	used;			/* last login that used it, for eviction */
+	char		user[PROXY_AUTH_NAME_MAX];
 };
 
 struct proxy_authdb
@@ -107,9 +125,92 @@ struct proxy_authdb
 	int			io_fd;
 	int			io_events;
 	struct proxy_list queue;	/* struct proxy_auth waiting, FIFO */
+	struct vcache_entry cache[PROXY_VCACHE_SIZE];
 };
 
 static void authdb_enqueue(struct proxy_authdb *db, struct proxy_auth *a);
+static void auth_challenge(struct proxy_client *cl);
+
+static void
+vcache_clear_entry(struct vcache_entry *e)
+{
+	if (e->verifier == NULL)
+		return;
+	OPENSSL_cleanse(e->verifier, strlen(e->verifier));
+	free(e->verifier);
+	e->verifier = NULL;
+	e->user[0] = '\0';
+}
+
+static struct vcache_entry *
+vcache_find(struct proxy_authdb *db, const char *user)
+{
+	for (int i = 0; i < PROXY_VCACHE_SIZE; i++)
+		if (db->cache[i].verifier != NULL && strcmp(db->cache[i].user, user) == 0)
+			return &db->cache[i];
+	return NULL;
+}
+
+/* A copy of user's cached verifier while it is fresh, else NULL. */
+static char *
+vcache_get(struct proxy_authdb *db, const char *user)
+{
+	struct vcache_entry *e = vcache_find(db, user);
+	ev_tstamp	now = ev_now(db->px->loop);
+	int			ttl_ms = db->px->cfg->auth_cache_ttl_ms;
+
+	if (e == NULL)
+		return NULL;
+	if (ttl_ms <= 0 || now - e->fetched >= ttl_ms / 1000.0)
+	{
+		vcache_clear_entry(e);
+		return NULL;
+	}
+	e->used = now;
+	return strdup(e->verifier);
+}
+
+static void
+vcache_put(struct proxy_authdb *db, const char *user, const char *verifier)
+{
+	struct vcache_entry *e = vcache_find(db, user);
+	char	   *copy;
+
+	if (db->px->cfg->auth_cache_ttl_ms <= 0 || strlen(user) >= PROXY_AUTH_NAME_MAX ||
+		(copy = strdup(verifier)) == NULL)
+		return;
+	for (int i = 0; e == NULL && i < PROXY_VCACHE_SIZE; i++)
+		if (db->cache[i].verifier == NULL)
+			e = &db->cache[i];
+	if (e == NULL)
+	{
+		/* full: replace the least recently used */
+		e = &db->cache[0];
+		for (int i = 1; i < PROXY_VCACHE_SIZE; i++)
+			if (db->cache[i].used < e->used)
+				e = &db->cache[i];
+	}
+	vcache_clear_entry(e);
+	strcpy(e->user, user);
+	e->verifier = copy;
+	e->fetched = e->used = ev_now(db->px->loop);
+}
+
+static void
+vcache_drop(struct proxy_authdb *db, const char *user)
+{
+	struct vcache_entry *e = vcache_find(db, user);
+
+	if (e != NULL)
+		vcache_clear_entry(e);
+}
+
+void
+proxy_authdb_clear_cache(struct proxy_authdb *db)
+{
+	for (int i = 0; i < PROXY_VCACHE_SIZE; i++)
+		vcache_clear_entry(&db->cache[i]);
+}
 
 static int
 hba_parse_addr(struct hba_rule *r, const char *text)
@@ -296,6 +397,13 @@ auth_send(struct proxy_client *cl, uint32_t code, const void *data, size_t len)
 static void
 auth_failed(struct proxy_client *cl)
 {
+	if (cl->auth->cached)
+	{
+		/* maybe the password changed: the next login reads the server */
+		vcache_drop(cl->px->authdb, cl->auth->user);
+		pgq_info("proxy: session %u: login failed with the cached verifier of role \"%s\"; "
+				 "dropped it", cl->id, cl->auth->user);
+	}
 	proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INVALID_PASSWORD,
 					   "password authentication failed for user \"%s\"", cl->auth->user);
 }
@@ -341,8 +449,8 @@ auth_succeeded(struct proxy_client *cl, const uint8_t *client_key)
 	}
 	else if (pool != NULL && a->verifier != NULL && proxy_md5_is_verifier(a->verifier))
 		strcpy(pool->md5_verifier, a->verifier);
-	pgq_info("proxy: session %u: user \"%s\" authenticated (%s)", cl->id, a->user,
-			 client_key ? "scram-sha-256" : "md5");
+	pgq_info("proxy: session %u: user \"%s\" authenticated (%s%s)", cl->id, a->user,
+			 client_key ? "scram-sha-256" : "md5", a->cached ? ", cached verifier" : "");
 	proxy_auth_free(a);
 	cl->auth = NULL;
 	proxy_client_authenticated(cl);
@@ -381,6 +489,13 @@ proxy_auth_start(struct proxy_client *cl, const char *user, const char *database
 	proxy_list_init(&a->lookup_link);
 	cl->auth = a;
 	proxy_client_set_state(cl, CL_AUTH_LOOKUP);
+	a->verifier = vcache_get(cl->px->authdb, user);
+	if (a->verifier != NULL)
+	{
+		a->cached = true;
+		auth_challenge(cl);
+		return;
+	}
 	authdb_enqueue(cl->px->authdb, a);
 }
 
@@ -576,7 +691,10 @@ authdb_result(struct proxy_authdb *db)
 		{
 			ok = true;
 			if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			{
 				a->verifier = strdup(PQgetvalue(res, 0, 0));
+				vcache_put(db, a->user, PQgetvalue(res, 0, 0));
+			}
 		}
 		else
 			pgq_warn("proxy: password lookup: %s", PQresultErrorMessage(res));
@@ -692,6 +810,7 @@ proxy_authdb_free(struct proxy_authdb *db)
 	ev_timer_stop(db->px->loop, &db->timer);
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	proxy_authdb_clear_cache(db);
 	free(db);
 }
 

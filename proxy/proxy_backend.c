@@ -368,6 +368,7 @@ backend_new(struct proxy_pool *pool, struct proxy_client *cl,
 		pool->n_backends++;
 	memcpy(be->startup, startup, startup_len);
 	be->startup_len = (uint32_t) startup_len;
+	proxy_tcp_nodelay(fd, addr->ss_family);
 	proxy_conn_init(&be->conn, px, fd, on_backend_read, on_backend_write, be);
 	ev_timer_init(&be->timer, on_backend_timer, be->px->cfg->client_login_timeout_ms / 1000.0, 0.);
 	be->timer.data = be;

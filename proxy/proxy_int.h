@@ -276,6 +276,8 @@ void		proxy_conn_init(struct proxy_conn *c, struct proxy *px, int fd,
 							void (*rcb) (struct ev_loop *, ev_io *, int),
 							void (*wcb) (struct ev_loop *, ev_io *, int),
 							void *owner);
+/* TCP_NODELAY on a TCP socket (family AF_INET or AF_INET6); else nothing. */
+void		proxy_tcp_nodelay(int fd, int family);
 void		proxy_conn_read_start(struct proxy *px, struct proxy_conn *c);
 void		proxy_conn_read_stop(struct proxy *px, struct proxy_conn *c);
 /* Read up to cap bytes; *n is set on PROXY_IO_OK. */
@@ -338,6 +340,8 @@ void		proxy_auth_message(struct proxy_client *cl, const uint8_t *body,
 void		proxy_auth_free(struct proxy_auth *auth);
 struct proxy_authdb *proxy_authdb_new(struct proxy *px);
 void		proxy_authdb_free(struct proxy_authdb *db);
+/* Forget every cached verifier (auth_query or the TTL may have changed). */
+void		proxy_authdb_clear_cache(struct proxy_authdb *db);
 /* The client went away while its lookup was queued. */
 void		proxy_authdb_forget(struct proxy_authdb *db, struct proxy_client *cl);
 

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,20 @@ proxy_conn_init(struct proxy_conn *c, struct proxy *px, int fd,
 	ev_io_init(&c->wio, wcb, fd, EV_WRITE);
 	c->rio.data = owner;
 	c->wio.data = owner;
+}
+
+/*
+ * No Nagle on TCP: a message split over two sends (a large one arrives in
+ * several reads) would otherwise wait for the peer's delayed ACK, 40 ms on
+ * Linux, while the peer waits for the rest of the message.
+ */
+void
+proxy_tcp_nodelay(int fd, int family)
+{
+	int			one = 1;
+
+	if (family == AF_INET || family == AF_INET6)
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 void

@@ -4,7 +4,10 @@
 # logged in as that role by the node (SCRAM with the ClientKey the client's
 # proof yields, md5 with the stored hash), so no user password is in the
 # node's configuration; wrong passwords and unknown roles get 28P01;
-# a reject rule gets 28000; TLS with sslmode=require works.
+# a reject rule gets 28000; TLS with sslmode=require works.  The verifier
+# cache: a second login reuses the verifier; after ALTER ROLE ... PASSWORD
+# a login that fails with the stale verifier drops it, the new password
+# then works and the old one fails; auth_cache_ttl_ms = 0 turns it off.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$PGQ_TOP/tests/proxy/proxy_env.sh"
 [[ -x $PX_NODE ]] || skip_all "build tests/proxy/proxy_node first"
@@ -31,9 +34,11 @@ pg_psql -c "create role alice login password 'apw'" -c "set password_encryption 
 	-c "create role bob login password 'bpw'" >/dev/null
 kill -TERM "$PX_PID"; sleep 0.3
 PX_CONNINFO="host=127.0.0.1 port=$PX_PG_PORT user=postgres password=servicepw dbname=postgres"
-proxy_write_conf "tls_cert_file = $d/tls/cert.pem
+conf_extra="tls_cert_file = $d/tls/cert.pem
 tls_key_file = $d/tls/key.pem
 auth_hba_file = $d/pgquorum_hba.conf"
+proxy_write_conf "$conf_extra
+auth_cache_ttl_ms = 600000"
 "$PX_NODE" "$d/node.conf" >"$d/node.out" 2>&1 &
 PX_PID=$!
 at_exit "kill -TERM $PX_PID; sleep 0.2; kill -KILL $PX_PID"
@@ -67,4 +72,41 @@ n1=$(pg_psql -At -c "select count(*) from pg_stat_activity where usename = 'alic
 PGPASSWORD=apw psql -X -At "$(conn alice)" -c "select 1" >/dev/null
 n2=$(pg_psql -At -c "select count(*) from pg_stat_activity where usename = 'alice'")
 is "$n2" "$n1" "alice's sessions share a pooled backend"
+
+# Verifier cache (auth_cache_ttl_ms = 600000 here).  sslmode=disable: one
+# attempt per psql (with prefer, libpq retries a failed TLS login in plain
+# text, and that retry would already read the new verifier).
+conn() { echo "host=127.0.0.1 port=$PX_PORT dbname=postgres user=$1 sslmode=disable"; }
+cached() { grep -c "user \"$1\" authenticated (scram-sha-256, cached verifier)" "$d/node.log"; }
+PGPASSWORD=apw psql -X -At "$(conn alice)" -c "select 1" >/dev/null
+c0=$(cached alice)
+got=$(PGPASSWORD=apw psql -X -At "$(conn alice)" -c "select current_user" 2>&1)
+is "$got" "alice" "cache: alice logs in again"
+is "$(cached alice)" "$((c0 + 1))" "cache: that login reused the cached verifier (no lookup)"
+pg_psql -c "alter role alice password 'apw2'" >/dev/null
+got=$(PGPASSWORD=apw2 psql -X -At "$(conn alice)" -c "select 1" 2>&1)
+like "$got" 'password authentication failed for user "alice"' \
+	"cache: first login after the password change meets the stale verifier and fails"
+grep -q 'login failed with the cached verifier of role "alice"; dropped it' "$d/node.log"
+ok $? "cache: the failed login dropped the cached verifier"
+got=$(PGPASSWORD=apw2 psql -X -At "$(conn alice)" -c "select current_user" 2>&1)
+is "$got" "alice" "cache: the new password works at the next login"
+got=$(PGPASSWORD=apw psql -X -At "$(conn alice)" -c "select 1" 2>&1)
+like "$got" 'password authentication failed for user "alice"' "cache: the old password fails"
+got=$(PGPASSWORD=apw2 psql -X -At "$(conn alice)" -c "select current_user" 2>&1)
+is "$got" "alice" "cache: the new password still works after that"
+# TTL 0 (reloaded): every login reads the server, so a change is seen at once
+proxy_write_conf "$conf_extra
+auth_cache_ttl_ms = 0"
+kill -HUP "$PX_PID"
+for ((i = 0; i < 50; i++)); do
+	[[ $(grep -c 'configuration reloaded' "$d/node.log") -ge 1 ]] && break
+	sleep 0.1
+done
+c0=$(cached alice)
+PGPASSWORD=apw2 psql -X -At "$(conn alice)" -c "select 1" >/dev/null
+pg_psql -c "alter role alice password 'apw3'" >/dev/null
+got=$(PGPASSWORD=apw3 psql -X -At "$(conn alice)" -c "select current_user" 2>&1)
+is "$got" "alice" "no cache: the new password works at the first login"
+is "$(cached alice)" "$c0" "no cache: no login used a cached verifier"
 done_testing
