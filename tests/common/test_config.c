@@ -173,8 +173,13 @@ test_reload_diff(void **state)
 	char		err[512];
 
 	assert_int_equal(load(HEAD NODES, &a, err, sizeof(err)), 0);
-	assert_int_equal(load(HEAD "log_level = debug\nelection_timeout_ms = 2000\n" NODES, &b, err, sizeof(err)), 0);
+	assert_int_equal(load(HEAD "log_level = debug\npool_size = 7\n" NODES, &b, err, sizeof(err)), 0);
 	assert_int_equal(pgq_config_reload_diff(&a, &b, err, sizeof(err)), 0);
+	pgq_config_free(&b);
+	/* the core copies its timings at start */
+	assert_int_equal(load(HEAD "election_timeout_ms = 2000\n" NODES, &b, err, sizeof(err)), 0);
+	assert_int_equal(pgq_config_reload_diff(&a, &b, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "election_timeout_ms cannot be changed by a reload"));
 	pgq_config_free(&b);
 	assert_int_equal(load(HEAD "listen_port = 7777\n" NODES, &b, err, sizeof(err)), 0);
 	assert_int_equal(pgq_config_reload_diff(&a, &b, err, sizeof(err)), -1);
