@@ -5,6 +5,7 @@
  *
  * INTERFACE ROUTINES
  *	commit_start	- start capturing from the local server's slot
+ *	commit_new_gid	- the gid for a transaction the proxy prepares now
  *	commit_wait		- wait for the transaction with a txn id to commit
  *	commit_stats	- figures for the views
  *	commit_stop		- stop; every waiter gets COMMIT_UNKNOWN
@@ -61,6 +62,11 @@ struct commit_stats
 
 struct commit *commit_start(struct ev_loop *loop, const struct pgq_config *cfg,
 							struct sync_node *node, char *err, size_t errlen);
+/*
+ * "pgq_<node>_<term>_<n>" (sync/txn_codec.h) into buf, with the current
+ * term; -1 when this node is not the writable primary.
+ */
+int			commit_new_gid(struct commit *c, char *buf, size_t len);
 /*
  * cb runs exactly once, later, on the loop (also if the chunk came first).
  * Returns -1 (cb never runs) when too many sessions are waiting.
