@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <ev.h>
+#include <libpq-fe.h>
 
 #include "common/pgq_assert.h"
 #include "common/pgq_config.h"
@@ -28,6 +29,7 @@
 #define PENDING_ABORTS 1024		/* ABORT entries the log refused, to retry */
 #define RESTART_MIN_S 0.05
 #define RESTART_MAX_S 2.0
+#define SERVER_DOWN_EXIT_S 2.0	/* unreachable this long: stop the node */
 
 struct waiter
 {
@@ -68,6 +70,7 @@ struct commit
 	char		gid_prefix[32];
 	ev_timer	restart;
 	ev_tstamp	backoff;
+	ev_tstamp	down_since;		/* server unreachable since; 0: reachable */
 	ev_timer	sweep;
 	ev_timer	kick;			/* delivers results known at commit_wait */
 	struct waiter *waiters;
@@ -389,9 +392,41 @@ start_stream(struct commit *c)
 		on_stream_error(c, "could not start connecting");
 }
 
+/*
+ * Before a new stream: is the server there at all?  A node whose server
+ * has been unreachable (or refusing connections, as in crash recovery)
+ * for SERVER_DOWN_EXIT_S stops: it can neither apply nor take writes,
+ * and as a primary it would keep its peers from electing one that can.
+ * Started again once its server is back, it resumes from the position
+ * recorded there.  (PQping blocks, but only on this error path, and a
+ * local server answers or refuses at once.)
+ */
+static void
+check_server(struct commit *c)
+{
+	PGPing		r = PQping(c->cfg->postgres_conninfo);
+	ev_tstamp	now = ev_now(c->loop);
+
+	if (r == PQPING_OK || r == PQPING_NO_ATTEMPT)
+	{
+		c->down_since = 0;
+		return;
+	}
+	if (c->down_since == 0)
+		c->down_since = now;
+	else if (now - c->down_since >= SERVER_DOWN_EXIT_S)
+	{
+		pgq_fatal("the local PostgreSQL server is unreachable (for %.1f s); stopping the node "
+				  "so that another one takes over; start it again once the server is back",
+				  now - c->down_since);
+		exit(1);
+	}
+}
+
 static void
 on_restart(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	check_server(w->data);
 	start_stream(w->data);
 }
 
@@ -434,6 +469,8 @@ on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->stream != NULL)
 	{
 		capture_stream_stats(c->stream, &st);
+		if (st.state == CAPTURE_ST_STREAMING)
+			c->backoff = RESTART_MIN_S;
 		c->stats.decode_lag_ms = st.decode_lag_ms;
 		c->stats.capture_lag_bytes = st.unconfirmed_bytes;
 	}
