@@ -347,11 +347,12 @@ on_chunk(void *arg, const struct capture_chunk *ch)
 	if (sync_node_propose(c->node, ch->data, (uint32_t) ch->len, on_proposal_done, f) != 0)
 	{
 		free(f);
-		/* Later chunks must not follow with this one missing. */
-		if (ch->seq > 0)
-			give_up(c, ch->gid, term);
-		else
-			mark_aborted(c, ch->gid);
+		/*
+		 * Later chunks must not follow with this one missing, and the
+		 * ABORT rolls the transaction back here in log order even when
+		 * its client is gone (nothing else would before the next term).
+		 */
+		give_up(c, ch->gid, term);
 		refuse_chunk(c, ch, "refused by the log");
 		return;
 	}

@@ -7,7 +7,8 @@
 # server, none is half-applied, the prepared transactions the dead
 # process left are resolved (none left anywhere), and once the old
 # primary's node is started again it rejoins as a secondary and the three
-# servers hold the same rows.
+# servers hold the same rows.  Then a secondary is killed with -9 mid-apply
+# and restarted, and converges too.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -16,7 +17,7 @@ source "$(dirname "$0")/../lib/failover.sh"
 wait_capture "$p"
 ok $? "node $p captures from its server"
 
-start_load "$p" 3 2000 90
+start_load "$p" 1 3 2000 90
 wait_acked 60 60
 ok $? "the load runs through primary node $p ($(acked_count) acknowledged)"
 "$PGQ_TOP/scripts/cluster" kill-node --dir "$dir" "$p"
@@ -42,6 +43,21 @@ done
 is "$(field "$(node_status "$p")" role)" secondary "node $p rejoins as a secondary"
 out=$(write_through "$p2" 9000002)
 like "$out" "COMMIT$" "a write after the rejoin"
+converge "$p2"
+ok $? "every node applied the new primary's commit index"
+
+# A secondary killed with -9 while it applies the load, then restarted.
+s=$p
+start_load "$p2" 4 6 2000 90
+wait_acked $(($(acked_count) + 40)) 60
+ok $? "a load through node $p2 ($(acked_count) acknowledged in all)"
+"$PGQ_TOP/scripts/cluster" kill-node --dir "$dir" "$s"
+ok $? "kill -9 of secondary node $s mid-apply"
+wait_acked $(($(acked_count) + 20)) 60
+ok $? "the primary goes on committing with one secondary"
+"$PGQ_TOP/scripts/cluster" start-node --dir "$dir" "$s"
+ok $? "node $s starts again"
+stop_load
 converge "$p2"
 ok $? "every node applied the new primary's commit index"
 check_after_failover

@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib/failover.sh"
 wait_capture "$p"
 ok $? "node $p captures from its server"
 
-start_load "$p" 3 2000 90
+start_load "$p" 1 3 2000 90
 wait_acked 60 60
 ok $? "the load runs through primary node $p ($(acked_count) acknowledged)"
 pg_stop "$dir/pg$p"

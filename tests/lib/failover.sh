@@ -46,13 +46,15 @@ writer() {
 	done
 }
 
-# start_load NODE WRITERS COUNT SECONDS: table ft, then the writers.
+# start_load NODE FIRST_W LAST_W COUNT SECONDS: table ft, then writers
+# FIRST_W..LAST_W (their ids do not overlap).
 load_pids=()
 start_load() {
 	local w
-	client_psql "$1" -c "CREATE TABLE ft (id bigint PRIMARY KEY, v text)" >/dev/null
-	for ((w = 1; w <= $2; w++)); do
-		writer "$w" "$1" "$3" "$4" &
+	rm -f "$load_dir/stop"
+	client_psql "$1" -c "CREATE TABLE IF NOT EXISTS ft (id bigint PRIMARY KEY, v text)" >/dev/null
+	for ((w = $2; w <= $3; w++)); do
+		writer "$w" "$1" "$4" "$5" &
 		load_pids+=($!)
 	done
 	at_exit "touch '$load_dir/stop'; kill ${load_pids[*]}"
@@ -77,7 +79,7 @@ stop_load() {
 	load_pids=()
 }
 
-# write_through_new_primary NODE ID: one transaction through NODE, retried
+# write_through NODE ID: one transaction through NODE, retried
 # while the node does not take writes yet (bounded); prints the last output.
 write_through() {
 	local t out
