@@ -75,7 +75,8 @@ struct applier
 	uint64_t	txn_last;		/* last index inside the open batch */
 	bool		txn_partial;	/* a multi-chunk transaction is open */
 	char		partial_gid[TXN_NAME_MAX + 1];	/* ... its gid */
-	uint64_t	partial_term;	/* ... and the term of its entries */
+	uint64_t	partial_term;	/* ... the term of its entries */
+	uint32_t	partial_seq;	/* ... and its last chunk_seq applied */
 	uint64_t	resolved_term;	/* ours of earlier terms are resolved */
 	uint64_t	unrecorded;		/* applied, position not yet recorded */
 	struct txn_sql sql;
@@ -564,11 +565,13 @@ apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
 	int			here;
 
 	entry_db(e, db, sizeof(db));
-	if (a->txn_partial && !same_gid(e, a->partial_gid))
+	if (a->txn_partial && (!same_gid(e, a->partial_gid) || e->chunk_seq != a->partial_seq + 1))
 	{
-		/* The primary logs an ABORT before it moves on (sync/commit.c). */
-		fail(a, "entry %" PRIu64 " (transaction %.*s) interleaves with the unfinished transaction %s",
-			 it->index, (int) e->gid.len, e->gid.p, a->partial_gid);
+		/* The primary logs an ABORT before it moves on (sync/commit.c),
+		 * and each chunk once. */
+		fail(a, "entry %" PRIu64 " (transaction %.*s, chunk %u) does not continue the unfinished "
+			 "transaction %s (chunk %u)", it->index, (int) e->gid.len, e->gid.p, e->chunk_seq,
+			 a->partial_gid, a->partial_seq);
 		return -1;
 	}
 	if (!a->txn_partial)
@@ -598,6 +601,7 @@ apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
 	{
 		snprintf(a->partial_gid, sizeof(a->partial_gid), "%.*s", (int) e->gid.len, e->gid.p);
 		a->partial_term = it->term;
+		a->partial_seq = e->chunk_seq;
 	}
 	a->txn_last = it->index;
 	return 0;
