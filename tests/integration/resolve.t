@@ -9,7 +9,9 @@
 # the other before the first entry of the next term is applied: its lock
 # would otherwise block that entry's UPDATE forever.  Then an ABORT entry
 # makes the node that prepared a transaction roll it back, and is a no-op
-# elsewhere.  Afterwards no prepared transaction is left and the three
+# elsewhere.  Then the first chunk of a two-chunk transaction is logged
+# and the term ends before its final chunk: every node discards what it
+# applied of it.  Afterwards no prepared transaction is left and the three
 # servers hold the same rows.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
@@ -82,13 +84,49 @@ ok $? "every node applied it"
 wait_no_prepared "$p2"
 ok $? "node $p2 rolled $ga back"
 is "$(server_psql "$p2" -c "SELECT count(*) FROM rt WHERE id = 200")" 0 "and nothing of it remains"
+
+# The first chunk of a two-chunk transaction is logged, then the term ends
+# (leadership moves) before its final chunk: every node discards what it
+# applied of it at the new term's first entry, and goes on applying.
+gp="pgq_9_$(field "$(node_status "$p2")" term)_1"
+hex=$(python3 -c '
+import struct, sys
+def s16(b): return struct.pack(">H", len(b)) + b
+def col(flags, name, oid): return struct.pack(">B", flags) + s16(name) + struct.pack(">Ii", oid, -1)
+gid = sys.argv[1].encode()
+e = struct.pack(">BBHIQ", 1, 1, 0, 0, 9) + s16(b"postgres") + s16(gid) + s16(b"")
+e += struct.pack(">QII", 1, 1, 1)
+e += struct.pack(">IB", 16384, ord("d")) + s16(b"public") + s16(b"rt") + struct.pack(">H", 2)
+e += col(1, b"id", 23) + col(0, b"v", 25)
+e += b"I" + struct.pack(">IH", 0, 2)
+for v in (b"500", b"unfinished"): e += b"t" + struct.pack(">I", len(v)) + v
+print(e.hex())' "$gp")
+# Its proposal is answered only once applied, which the unfinished
+# transaction never is: watch the commit index instead.
+last=$(field "$(node_status "$p2")" last)
+PGQCTL_TIMEOUT=1 pgqctl "$(ctl_sock "$p2")" propose-hex "$hex" >/dev/null 2>&1
+for ((t = 0; t < 100; t++)); do
+	(($(field "$(node_status "$p2")" commit) > last)) && break; sleep 0.1
+done
+ok $(($(field "$(node_status "$p2")" commit) > last ? 0 : 1)) "the first chunk of $gp is committed"
+p3=$((p2 % 3 + 1))
+like "$(pgqctl "$(ctl_sock "$p2")" transfer "$p3")" "^ok" "leadership moves from node $p2 to node $p3"
+for ((t = 0; t < 100; t++)); do
+	out=$(client_psql "$p3" -c "INSERT INTO rt VALUES (5, 'five')") && break; sleep 0.2
+done
+is "$out" "INSERT 0 1" "node $p3 takes a write in the new term"
+converge "$p3"
+ok $? "every node applied it (the unfinished transaction did not stop an applier)"
+n=$(grep -l "discarding the unfinished transaction $gp" "$dir"/node*.log | wc -l)
+is "$n" 3 "all three nodes discarded $gp"
+
 for i in 1 2 3; do
 	like "$(node_status "$i")" "applier=ok" "node $i's applier is healthy"
 done
 a=$(server_psql 1 -c "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM rt")
 b=$(server_psql 2 -c "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM rt")
 c=$(server_psql 3 -c "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM rt")
-is "$a" "1:new,2:two,3:three,4:four" "node 1 holds exactly the logged rows"
+is "$a" "1:new,2:two,3:three,4:four,5:five" "node 1 holds exactly the committed rows"
 is "$b" "$a" "node 2 holds the same rows"
 is "$c" "$a" "node 3 holds the same rows"
 for i in 1 2 3; do
