@@ -30,6 +30,7 @@
 #define MAX_DATABASES 64
 #define APPLIER_PREPARED_POLL_MS 1
 #define APPLIER_PREPARED_WAIT_MS 10000
+#define APPLIER_ROLLBACK_TRIES 300	/* x 10 ms */
 
 struct item
 {
@@ -413,11 +414,24 @@ rollback_prepared(struct applier *a, const char *gid, const char *db)
 	}
 	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED %s", lit);
 	PQfreemem(lit);
-	res = PQexec(conn, sql);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok && prepared_lookup(a, conn, gid, where, sizeof(where)) == 0)
-		ok = true;
-	if (!ok)
+	/* Another session may be finishing it right now ("is busy"): retry. */
+	for (int tries = 0;; tries++)
+	{
+		int			found;
+
+		res = PQexec(conn, sql);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (ok || (found = prepared_lookup(a, conn, gid, where, sizeof(where))) == 0)
+		{
+			ok = true;
+			break;
+		}
+		if (found < 0 || tries == APPLIER_ROLLBACK_TRIES)
+			break;
+		PQclear(res);
+		usleep(10 * 1000);
+	}
+	if (!ok && !atomic_load(&a->failed))
 		fail(a, "\"%s\" failed: %s", sql, PQresultErrorMessage(res));
 	PQclear(res);
 	return ok ? 0 : -1;
