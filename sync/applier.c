@@ -30,7 +30,8 @@
 #define MAX_DATABASES 64
 #define APPLIER_PREPARED_POLL_MS 1
 #define APPLIER_PREPARED_WAIT_MS 10000
-#define APPLIER_ROLLBACK_TRIES 300	/* x 10 ms */
+#define APPLIER_FINISH_TRIES 1000	/* "is busy": x APPLIER_FINISH_RETRY_MS */
+#define APPLIER_FINISH_RETRY_MS 1
 
 struct item
 {
@@ -389,6 +390,34 @@ prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
 }
 
 /*
+ * Run COMMIT or ROLLBACK PREPARED (sql).  While another session still
+ * holds the transaction ("is busy", SQLSTATE 55000: its PREPARE is
+ * decodable, even listed, a moment before the preparing session lets go
+ * of it; or the proxy is rolling it back), try again, bounded.  index:
+ * the position to record with it, or 0.  Returns the last result (NULL
+ * after fail()).
+ */
+static PGresult *
+exec_finish(struct applier *a, PGconn *conn, const char *sql, uint64_t index)
+{
+	for (int tries = 0;; tries++)
+	{
+		PGresult   *res;
+		const char *state;
+
+		if (index != 0 && set_position(a, conn, index) < 0)
+			return NULL;
+		res = PQexec(conn, sql);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK || state == NULL ||
+			strcmp(state, "55000") != 0 || tries == APPLIER_FINISH_TRIES)
+			return res;
+		PQclear(res);
+		usleep(APPLIER_FINISH_RETRY_MS * 1000);
+	}
+}
+
+/*
  * ROLLBACK PREPARED of gid, in its database, outside any batch.  A
  * transaction that is gone meanwhile (the proxy rolled it back itself)
  * is fine.  Returns 0 or -1 (failed).
@@ -414,23 +443,10 @@ rollback_prepared(struct applier *a, const char *gid, const char *db)
 	}
 	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED %s", lit);
 	PQfreemem(lit);
-	/* Another session may be finishing it right now ("is busy"): retry. */
-	for (int tries = 0;; tries++)
-	{
-		int			found;
-
-		res = PQexec(conn, sql);
-		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (ok || (found = prepared_lookup(a, conn, gid, where, sizeof(where))) == 0)
-		{
-			ok = true;
-			break;
-		}
-		if (found < 0 || tries == APPLIER_ROLLBACK_TRIES)
-			break;
-		PQclear(res);
-		usleep(10 * 1000);
-	}
+	res = exec_finish(a, conn, sql, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok && prepared_lookup(a, conn, gid, where, sizeof(where)) == 0)
+		ok = true;				/* gone meanwhile */
 	if (!ok && !atomic_load(&a->failed))
 		fail(a, "\"%s\" failed: %s", sql, PQresultErrorMessage(res));
 	PQclear(res);
@@ -513,13 +529,13 @@ resolve_term(struct applier *a, uint64_t t)
 	return rc;
 }
 
-/* COMMIT PREPARED or ROLLBACK PREPARED of e's gid, recording index. */
+/* COMMIT PREPARED of e's gid, recording index. */
 static int
-finish_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e,
-				uint64_t index, const char *verb)
+commit_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e, uint64_t index)
 {
 	char		sql[64 + 2 * TXN_NAME_MAX];
 	char	   *lit = PQescapeLiteral(conn, e->gid.p, e->gid.len);
+	PGresult   *res;
 	int			rc;
 
 	if (lit == NULL)
@@ -527,11 +543,13 @@ finish_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e,
 		fail(a, "could not quote gid: %s", PQerrorMessage(conn));
 		return -1;
 	}
-	snprintf(sql, sizeof(sql), "%s %s", verb, lit);
+	snprintf(sql, sizeof(sql), "COMMIT PREPARED %s", lit);
 	PQfreemem(lit);
-	rc = set_position(a, conn, index);
-	if (rc == 0)
-		rc = exec(a, conn, sql, PGRES_COMMAND_OK);
+	res = exec_finish(a, conn, sql, index);
+	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc < 0 && res != NULL)
+		fail(a, "\"%s\" failed: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
 	if (rc == 0)
 	{
 		a->unrecorded = 0;
@@ -603,7 +621,7 @@ apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
 		}
 		if (here)
 			return end_batch(a) < 0 || take_origin(a, conn) < 0 ? -1 :
-				finish_prepared(a, conn, e, it->index, "COMMIT PREPARED");
+				commit_prepared(a, conn, e, it->index);
 		/* A transaction of several chunks gets a batch of its own. */
 		if (!final && end_batch(a) < 0)
 			return -1;
