@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -32,6 +34,7 @@
 #define APPLIER_PREPARED_WAIT_MS 10000
 #define APPLIER_FINISH_TRIES 1000	/* "is busy": x APPLIER_FINISH_RETRY_MS */
 #define APPLIER_FINISH_RETRY_MS 1
+#define APPLIER_IDLE_RESOLVE_S 5	/* idle this long: resolve again */
 
 struct item
 {
@@ -808,6 +811,26 @@ note_lost_server(struct applier *a)
 			atomic_store(&a->server_lost, true);
 }
 
+/*
+ * Nothing to apply for a while: run the resolution again for the term
+ * reached.  The rule holds at any time after an entry of that term was
+ * applied, and this catches a transaction prepared under an earlier term
+ * after that term was resolved (in the instant the node lost the primary
+ * role) whose session went away without rolling it back.  It also notices
+ * a server that went away while the node is idle.
+ */
+static void
+resolve_idle(struct applier *a)
+{
+	if (atomic_load(&a->failed) || a->txn_partial || a->resolved_term == 0)
+		return;
+	if (resolve_term(a, a->resolved_term) < 0)
+	{
+		note_lost_server(a);
+		ev_async_send(a->loop, &a->async);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -816,16 +839,27 @@ worker_main(void *arg)
 	for (;;)
 	{
 		struct item *chain;
+		struct timespec deadline;
+		bool		idle = false;
+		bool		stopping;
 
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += APPLIER_IDLE_RESOLVE_S;
 		pthread_mutex_lock(&a->mu);
-		while (a->head == NULL && !a->stopping)
-			pthread_cond_wait(&a->cv, &a->mu);
+		while (a->head == NULL && !a->stopping && !idle)
+			idle = pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT;
 		chain = a->head;
 		a->head = a->tail = NULL;
 		a->queued_bytes = 0;
+		stopping = a->stopping;
 		pthread_mutex_unlock(&a->mu);
-		if (chain == NULL)
+		if (chain == NULL && stopping)
 			break;				/* stopping, nothing left */
+		if (chain == NULL)
+		{
+			resolve_idle(a);
+			continue;
+		}
 		if (!atomic_load(&a->failed))
 		{
 			apply_chain(a, chain);
@@ -899,6 +933,7 @@ applier_start(struct ev_loop *loop, const char *conninfo, uint64_t node_id,
 			  applier_done_cb cb, void *arg, uint64_t *applied, char *err, size_t errlen)
 {
 	struct applier *a = calloc(1, sizeof(*a));
+	pthread_condattr_t attr;
 
 	PGQ_ASSERT(a != NULL);
 	ev_async_init(&a->async, on_async);
@@ -911,7 +946,10 @@ applier_start(struct ev_loop *loop, const char *conninfo, uint64_t node_id,
 	snprintf(a->gid_prefix, sizeof(a->gid_prefix), "pgq_%" PRIu64 "_", node_id);
 	a->node_id = node_id;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cv, &attr);
+	pthread_condattr_destroy(&attr);
 	if (read_position(a, applied, err, errlen) < 0)
 	{
 		applier_stop(a);

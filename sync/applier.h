@@ -41,7 +41,9 @@
  * unfinished multi-chunk transaction of an earlier term is discarded
  * likewise.  This is what resolves the orphans of killed clients and of a
  * primary that lost its role, and it runs before any entry that could wait
- * on their locks.
+ * on their locks.  After 5 s without entries it runs again for the term
+ * reached (the rule holds at any time after that term's entry), which
+ * also notices a server that went away while the node is idle.
  *
  * A payload that fails to decode, or a change that does not apply as on
  * the primary (an UPDATE or DELETE that finds no row), stops the applier:
