@@ -206,7 +206,7 @@ on_apply(void *arg, uint64_t index, uint64_t term, const void *payload, uint32_t
 {
 	struct node *node = arg;
 
-	return applier_submit(node->applier, index, payload, len);
+	return applier_submit(node->applier, index, term, payload, len);
 }
 
 /* The applier made entries durable in the local server. */
@@ -244,6 +244,12 @@ hook_commit_done(void *arg, enum commit_result result, uint64_t index)
 
 	free(arg);
 	w.cb(w.arg, (int) result, index);
+}
+
+static int
+hook_new_gid(void *arg, char *buf, size_t len)
+{
+	return commit_new_gid(((struct node *) arg)->commit, buf, len);
 }
 
 static int
@@ -327,6 +333,24 @@ hook_classify(void *arg, const char *query)
 	return sql_cache_classify(((struct node *) arg)->sql, query);
 }
 
+/*
+ * Orphans of an earlier life (prepared transactions whose clients or
+ * primary role died with the process) are resolved against the log at
+ * once: the entry the server applied last is committed, so its term is a
+ * term marker for the applier (sync/applier.h).
+ */
+static void
+resolve_at_start(struct node *node, uint64_t applied)
+{
+	uint64_t	term = 0;
+	uint32_t	type;
+	uint8_t		byte;
+
+	if (applied == 0 || sync_node_read(node->sync, applied, &term, &type, &byte, 1) < 0)
+		return;
+	(void) applier_submit(node->applier, applied, term, NULL, 0);
+}
+
 static int
 node_start(struct node *node)
 {
@@ -359,6 +383,7 @@ node_start(struct node *node)
 		pgq_fatal("%s", err);
 		return -1;
 	}
+	resolve_at_start(node, applied);
 	node->commit = commit_start(node->loop, node->cfg, node->sync, err, sizeof(err));
 	if (node->commit == NULL)
 	{
@@ -389,6 +414,7 @@ node_start(struct node *node)
 	}
 	proxy_set_hooks(node->proxy, &(struct proxy_hooks) {
 		.is_primary = hook_is_primary,
+		.new_gid = hook_new_gid,
 		.commit_wait = hook_commit_wait,
 		.classify = hook_classify,
 		.primary_addr = hook_primary_addr,

@@ -38,6 +38,10 @@ typedef void (*proxy_commit_cb) (void *arg, int result, uint64_t index);
 struct proxy_hooks
 {
 	bool		(*is_primary) (void *arg);
+	/* The gid for a transaction prepared now (sync/txn_codec.h: it carries
+	 * the current term), into buf; -1 when this node is not the writable
+	 * primary any more. */
+	int			(*new_gid) (void *arg, char *buf, size_t len);
 	int			(*commit_wait) (void *arg, const char *txn_id, proxy_commit_cb cb,
 								void *cb_arg);
 	const struct sql_result *(*classify) (void *arg, const char *query);

@@ -30,7 +30,7 @@
 #define WP_HOLD_MAX			(4u * 1024 * 1024)	/* held input: stop reading above */
 #define WP_BATCH_MAX		(1u * 1024 * 1024)	/* an unsynced run forwarded above */
 #define WP_ERR_MAX			(16u * 1024)	/* captured ErrorResponse */
-#define WP_GID_LEN			64
+#define WP_GID_LEN			80	/* sync/txn_codec.h TXN_GID_MAX */
 #define SQLSTATE_UNKNOWN	"40003"	/* statement_completion_unknown */
 #define SQLSTATE_SERIALIZATION "40001"	/* serialization_failure: retry */
 
@@ -824,8 +824,17 @@ op_commit(struct proxy_client *cl)
 		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
 		return;
 	}
-	snprintf(op->gid, sizeof(op->gid), "pgq_%u_%llx_%llu", px->hooks.node_id,
-			 (unsigned long long) px->gid_epoch, (unsigned long long) ++px->gid_seq);
+	if (px->hooks.new_gid(px->hooks.arg, op->gid, sizeof(op->gid)) < 0)
+	{
+		/* Leadership was lost since the transaction began: nothing of it
+		 * can be logged now, so it is rolled back, never prepared. */
+		op_set_error(op, SQLSTATE_SERIALIZATION,
+					 "could not commit: this node is no longer the primary; "
+					 "the transaction was rolled back");
+		op->next = N_SEND_ERR;
+		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
+		return;
+	}
 	snprintf(sql, sizeof(sql),
 			 "SELECT pg_logical_emit_message(true, 'pgquorum', '%s'); PREPARE TRANSACTION '%s'",
 			 op->gid, op->gid);

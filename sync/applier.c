@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -30,12 +32,16 @@
 #define MAX_DATABASES 64
 #define APPLIER_PREPARED_POLL_MS 1
 #define APPLIER_PREPARED_WAIT_MS 10000
+#define APPLIER_FINISH_TRIES 1000	/* "is busy": x APPLIER_FINISH_RETRY_MS */
+#define APPLIER_FINISH_RETRY_MS 1
+#define APPLIER_IDLE_RESOLVE_S 5	/* idle this long: resolve again */
 
 struct item
 {
 	struct item *next;
 	uint64_t	index;
-	uint32_t	len;
+	uint64_t	term;			/* the entry's term */
+	uint32_t	len;			/* 0: a new term's marker (its no-op) */
 	uint8_t		data[];
 };
 
@@ -61,16 +67,22 @@ struct applier
 	bool		stopping;
 	_Atomic uint64_t applied;
 	_Atomic bool failed;
+	_Atomic bool server_lost;	/* a connection to the server broke */
 	char		failure[512];
 	/* worker state */
 	char	   *conninfo;
 	char		gid_prefix[32];
+	uint64_t	node_id;
 	struct dbconn dbs[MAX_DATABASES];
 	int			n_dbs;
 	PGconn	   *origin_owner;	/* the connection holding the origin */
 	PGconn	   *txn_conn;		/* connection with an open batch, or NULL */
 	uint64_t	txn_last;		/* last index inside the open batch */
 	bool		txn_partial;	/* a multi-chunk transaction is open */
+	char		partial_gid[TXN_NAME_MAX + 1];	/* ... its gid */
+	uint64_t	partial_term;	/* ... the term of its entries */
+	uint32_t	partial_seq;	/* ... and its last chunk_seq applied */
+	uint64_t	resolved_term;	/* ours of earlier terms are resolved */
 	uint64_t	unrecorded;		/* applied, position not yet recorded */
 	struct txn_sql sql;
 	struct txn_change_iter *iter;	/* large: heap */
@@ -323,12 +335,15 @@ run_sql(struct applier *a, PGconn *conn)
 	return rc;
 }
 
-/* One look at pg_prepared_xacts: 1 found, 0 not, -1 error (failed). */
+/*
+ * One look at pg_prepared_xacts: 1 found (its database into db), 0 not,
+ * -1 error (failed).
+ */
 static int
-prepared_lookup(struct applier *a, PGconn *conn, const char *gid)
+prepared_lookup(struct applier *a, PGconn *conn, const char *gid, char *db, size_t dblen)
 {
 	const char *param = gid;
-	PGresult   *res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_prepared_xacts WHERE gid = $1",
+	PGresult   *res = PQexecParams(conn, "SELECT database FROM pg_catalog.pg_prepared_xacts WHERE gid = $1",
 									1, NULL, &param, NULL, NULL, 0);
 	int			found;
 
@@ -338,9 +353,21 @@ prepared_lookup(struct applier *a, PGconn *conn, const char *gid)
 		found = -1;
 	}
 	else
+	{
 		found = PQntuples(res) > 0;
+		if (found)
+			snprintf(db, dblen, "%s", PQgetvalue(res, 0, 0));
+	}
 	PQclear(res);
 	return found;
+}
+
+static bool
+is_ours(struct applier *a, const struct txn_entry *e)
+{
+	size_t		n = strlen(a->gid_prefix);
+
+	return e->gid.len > n && memcmp(e->gid.p, a->gid_prefix, n) == 0;
 }
 
 /*
@@ -354,14 +381,15 @@ static int
 prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
 {
 	char		gid[TXN_NAME_MAX + 1];
+	char		db[TXN_NAME_MAX + 1];
 	int			found;
 
-	snprintf(gid, sizeof(gid), "%.*s", (int) e->gid.len, e->gid.p);
-	if (strncmp(gid, a->gid_prefix, strlen(a->gid_prefix)) != 0)
+	if (!is_ours(a, e))
 		return 0;
+	snprintf(gid, sizeof(gid), "%.*s", (int) e->gid.len, e->gid.p);
 	for (int wait_ms = 0;; wait_ms += APPLIER_PREPARED_POLL_MS)
 	{
-		found = prepared_lookup(a, conn, gid);
+		found = prepared_lookup(a, conn, gid, db, sizeof(db));
 		if (found != 0 || wait_ms >= APPLIER_PREPARED_WAIT_MS)
 			break;
 		usleep(APPLIER_PREPARED_POLL_MS * 1000);
@@ -372,49 +400,152 @@ prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
 }
 
 /*
- * Run a COMMIT/ROLLBACK PREPARED, marked as applying through index.  The
- * PREPARE's WAL is decoded, logged and committed before the backend that
- * prepared it has finished PREPARE TRANSACTION; until then PostgreSQL
- * answers "prepared transaction ... is busy" (55000, the only 55000 these
- * statements raise), so that one error is retried for a while.
+ * Run COMMIT or ROLLBACK PREPARED (sql).  While another session still
+ * holds the transaction ("is busy", SQLSTATE 55000: its PREPARE is
+ * decodable, even listed, a moment before the preparing session lets go
+ * of it; or the proxy is rolling it back), try again, bounded.  index:
+ * the position to record with it, or 0.  Returns the last result (NULL
+ * after fail()).
  */
-static int
+static PGresult *
 exec_finish(struct applier *a, PGconn *conn, const char *sql, uint64_t index)
 {
-	for (int wait_ms = 0;; wait_ms += APPLIER_PREPARED_POLL_MS)
+	for (int tries = 0;; tries++)
 	{
 		PGresult   *res;
 		const char *state;
-		bool		busy;
 
-		if (set_position(a, conn, index) < 0)
-			return -1;
+		if (index != 0 && set_position(a, conn, index) < 0)
+			return NULL;
 		res = PQexec(conn, sql);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK)
-		{
-			PQclear(res);
-			return 0;
-		}
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		busy = state != NULL && strcmp(state, "55000") == 0;
-		if (!busy || wait_ms >= APPLIER_PREPARED_WAIT_MS)
-		{
-			fail(a, "\"%.200s\" failed: %s", sql, PQresultErrorMessage(res));
-			PQclear(res);
-			return -1;
-		}
+		if (PQresultStatus(res) == PGRES_COMMAND_OK || state == NULL ||
+			strcmp(state, "55000") != 0 || tries == APPLIER_FINISH_TRIES)
+			return res;
 		PQclear(res);
-		usleep(APPLIER_PREPARED_POLL_MS * 1000);
+		usleep(APPLIER_FINISH_RETRY_MS * 1000);
 	}
 }
 
-/* COMMIT PREPARED or ROLLBACK PREPARED of e's gid, recording index. */
+/*
+ * ROLLBACK PREPARED of gid, in its database, outside any batch.  A
+ * transaction that is gone meanwhile (the proxy rolled it back itself)
+ * is fine.  Returns 0 or -1 (failed).
+ */
 static int
-finish_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e,
-				uint64_t index, const char *verb)
+rollback_prepared(struct applier *a, const char *gid, const char *db)
+{
+	PGconn	   *conn = lookup_conn(a, db);
+	char		sql[64 + 2 * TXN_NAME_MAX];
+	char		where[TXN_NAME_MAX + 1];
+	char	   *lit;
+	PGresult   *res;
+	bool		ok;
+
+	if (conn == NULL)
+		return -1;
+	PGQ_ASSERT(a->txn_conn == NULL);
+	lit = PQescapeLiteral(conn, gid, strlen(gid));
+	if (lit == NULL)
+	{
+		fail(a, "could not quote gid: %s", PQerrorMessage(conn));
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED %s", lit);
+	PQfreemem(lit);
+	res = exec_finish(a, conn, sql, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok && prepared_lookup(a, conn, gid, where, sizeof(where)) == 0)
+		ok = true;				/* gone meanwhile */
+	if (!ok && !atomic_load(&a->failed))
+		fail(a, "\"%s\" failed: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Discard the open multi-chunk transaction (its gid will never commit). */
+static int
+drop_partial(struct applier *a, const char *why)
+{
+	PGconn	   *open = a->txn_conn;
+
+	PGQ_ASSERT(a->txn_partial && open != NULL);
+	pgq_info("discarding the unfinished transaction %s (term %" PRIu64 "): %s",
+			 a->partial_gid, a->partial_term, why);
+	a->txn_conn = NULL;
+	a->txn_partial = false;
+	if (exec(a, open, "ROLLBACK", PGRES_COMMAND_OK) < 0)
+		return -1;
+	/* Its entries are handled: the next recorded position covers them. */
+	if (a->txn_last > a->unrecorded)
+		a->unrecorded = a->txn_last;
+	return 0;
+}
+
+/*
+ * The applier reached an entry of term t, above every term seen so far.
+ * The chunks of a gid are logged only in the term its gid names
+ * (sync/commit.c), and a committed entry of term t fixes the log before
+ * it: no entry of an earlier term can ever commit after it.  So a
+ * transaction of ours prepared in an earlier term that is still pending
+ * here (its final chunk was not among the entries applied so far) will
+ * never commit: roll it back now, before this entry is applied, which
+ * could otherwise wait on its locks.  Likewise an unfinished multi-chunk
+ * transaction of an earlier term is discarded.  Gids that name no term
+ * are left alone, with a warning.
+ */
+static int
+resolve_term(struct applier *a, uint64_t t)
+{
+	const char *param = a->gid_prefix;
+	PGresult   *res;
+	int			rc = 0;
+
+	if (a->txn_partial && a->partial_term < t && drop_partial(a, "an entry of a later term follows") < 0)
+		return -1;
+	PGQ_ASSERT(!a->txn_partial);
+	if (end_batch(a) < 0)
+		return -1;
+	res = PQexecParams(a->dbs[0].conn,
+					   "SELECT gid, database FROM pg_catalog.pg_prepared_xacts "
+					   "WHERE pg_catalog.starts_with(gid, $1) ORDER BY prepared",
+					   1, NULL, &param, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fail(a, "listing prepared transactions: %s", PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+	{
+		const char *gid = PQgetvalue(res, i, 0);
+		uint64_t	node;
+		uint64_t	term;
+
+		if (!txn_gid_parse(gid, strlen(gid), &node, &term) || node != a->node_id)
+		{
+			pgq_warn("prepared transaction %s names no term; leaving it (resolve it by hand)", gid);
+			continue;
+		}
+		if (term >= t)
+			continue;
+		pgq_info("rolling back prepared transaction %s of term %" PRIu64
+				 ": it never committed, and an entry of term %" PRIu64 " has", gid, term, t);
+		rc = rollback_prepared(a, gid, PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	if (rc == 0)
+		a->resolved_term = t;
+	return rc;
+}
+
+/* COMMIT PREPARED of e's gid, recording index. */
+static int
+commit_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e, uint64_t index)
 {
 	char		sql[64 + 2 * TXN_NAME_MAX];
 	char	   *lit = PQescapeLiteral(conn, e->gid.p, e->gid.len);
+	PGresult   *res;
 	int			rc;
 
 	if (lit == NULL)
@@ -422,9 +553,13 @@ finish_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e,
 		fail(a, "could not quote gid: %s", PQerrorMessage(conn));
 		return -1;
 	}
-	snprintf(sql, sizeof(sql), "%s %s", verb, lit);
+	snprintf(sql, sizeof(sql), "COMMIT PREPARED %s", lit);
 	PQfreemem(lit);
-	rc = exec_finish(a, conn, sql, index);
+	res = exec_finish(a, conn, sql, index);
+	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc < 0 && res != NULL)
+		fail(a, "\"%s\" failed: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
 	if (rc == 0)
 	{
 		a->unrecorded = 0;
@@ -457,8 +592,14 @@ apply_changes(struct applier *a, PGconn *conn, const struct txn_entry *e)
 	return rc;
 }
 
+static bool
+same_gid(const struct txn_entry *e, const char *gid)
+{
+	return e->gid.len == strlen(gid) && memcmp(e->gid.p, gid, e->gid.len) == 0;
+}
+
 static int
-apply_chunk(struct applier *a, uint64_t index, const struct txn_entry *e)
+apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
 {
 	bool		final = (e->flags & TXN_FLAG_FINAL) != 0;
 	char		db[TXN_NAME_MAX + 1];
@@ -466,6 +607,15 @@ apply_chunk(struct applier *a, uint64_t index, const struct txn_entry *e)
 	int			here;
 
 	entry_db(e, db, sizeof(db));
+	if (a->txn_partial && (!same_gid(e, a->partial_gid) || e->chunk_seq != a->partial_seq + 1))
+	{
+		/* The primary logs an ABORT before it moves on (sync/commit.c),
+		 * and each chunk once. */
+		fail(a, "entry %" PRIu64 " (transaction %.*s, chunk %u) does not continue the unfinished "
+			 "transaction %s (chunk %u)", it->index, (int) e->gid.len, e->gid.p, e->chunk_seq,
+			 a->partial_gid, a->partial_seq);
+		return -1;
+	}
 	if (!a->txn_partial)
 	{
 		if ((conn = lookup_conn(a, db)) == NULL || (here = prepared_here(a, conn, e)) < 0)
@@ -474,14 +624,14 @@ apply_chunk(struct applier *a, uint64_t index, const struct txn_entry *e)
 		{
 			/* Its rows are in the prepared transaction already. */
 			if (a->txn_conn != NULL)
-				a->txn_last = index;
+				a->txn_last = it->index;
 			else
-				a->unrecorded = index;
+				a->unrecorded = it->index;
 			return 0;
 		}
 		if (here)
 			return end_batch(a) < 0 || take_origin(a, conn) < 0 ? -1 :
-				finish_prepared(a, conn, e, index, "COMMIT PREPARED");
+				commit_prepared(a, conn, e, it->index);
 		/* A transaction of several chunks gets a batch of its own. */
 		if (!final && end_batch(a) < 0)
 			return -1;
@@ -489,33 +639,53 @@ apply_chunk(struct applier *a, uint64_t index, const struct txn_entry *e)
 	if ((conn = batch_conn(a, e)) == NULL || apply_changes(a, conn, e) < 0)
 		return -1;
 	a->txn_partial = !final;
-	a->txn_last = index;
+	if (a->txn_partial)
+	{
+		snprintf(a->partial_gid, sizeof(a->partial_gid), "%.*s", (int) e->gid.len, e->gid.p);
+		a->partial_term = it->term;
+		a->partial_seq = e->chunk_seq;
+	}
+	a->txn_last = it->index;
 	return 0;
 }
 
+/*
+ * The primary gave transaction gid up: discard what is open of it, and
+ * roll it back where it was prepared.  Not an error when there is neither
+ * (the final chunk came first and committed it, or nothing was logged).
+ */
 static int
 apply_abort(struct applier *a, uint64_t index, const struct txn_entry *e)
 {
+	char		gid[TXN_NAME_MAX + 1];
 	char		db[TXN_NAME_MAX + 1];
-	PGconn	   *conn;
-	int			here;
+	int			here = 0;
 
-	if (a->txn_partial)
+	snprintf(gid, sizeof(gid), "%.*s", (int) e->gid.len, e->gid.p);
+	if (a->txn_partial && !same_gid(e, a->partial_gid))
 	{
-		PGconn	   *open = a->txn_conn;
-
-		a->txn_conn = NULL;
-		a->txn_partial = false;
-		if (exec(a, open, "ROLLBACK", PGRES_COMMAND_OK) < 0)
+		if (is_ours(a, e))
+		{
+			fail(a, "entry %" PRIu64 " aborts %s inside the unfinished transaction %s",
+				 index, gid, a->partial_gid);
 			return -1;
+		}
+		a->txn_last = index;	/* nothing of it here: rides along */
+		return 0;
 	}
+	if (a->txn_partial && drop_partial(a, "the primary gave it up") < 0)
+		return -1;
 	if (end_batch(a) < 0)
 		return -1;
-	entry_db(e, db, sizeof(db));
-	if ((conn = conn_for(a, db)) == NULL || (here = prepared_here(a, conn, e)) < 0)
+	if (is_ours(a, e) && (here = prepared_lookup(a, a->dbs[0].conn, gid, db, sizeof(db))) < 0)
 		return -1;
 	if (here)
-		return finish_prepared(a, conn, e, index, "ROLLBACK PREPARED");
+	{
+		pgq_info("rolling back prepared transaction %s: the primary gave it up (entry %" PRIu64 ")",
+				 gid, index);
+		if (rollback_prepared(a, gid, db) < 0)
+			return -1;
+	}
 	return record_position(a, index);
 }
 
@@ -572,9 +742,13 @@ apply_item(struct applier *a, const struct item *it)
 	const char *err;
 	int			rc;
 
-	if (it->len > 0 && it->data[0] == APPLIER_OPAQUE_PREFIX)
+	if (it->term > a->resolved_term && resolve_term(a, it->term) < 0)
+		return -1;
+	if (it->len == 0 || it->data[0] == APPLIER_OPAQUE_PREFIX)
 	{
-		/* A test entry: nothing to apply; its position rides along. */
+		/* A term marker or a test entry: nothing to apply. */
+		if (it->index <= atomic_load(&a->applied))
+			return 0;			/* the start's marker: applied already */
 		if (a->txn_conn != NULL)
 			a->txn_last = it->index;
 		else
@@ -597,7 +771,7 @@ apply_item(struct applier *a, const struct item *it)
 	switch (e->kind)
 	{
 		case TXN_KIND_CHUNK:
-			rc = apply_chunk(a, it->index, e);
+			rc = apply_chunk(a, it, e);
 			break;
 		case TXN_KIND_ABORT:
 			rc = apply_abort(a, it->index, e);
@@ -635,6 +809,35 @@ apply_chain(struct applier *a, struct item *it)
 		record_position(a, a->unrecorded);
 }
 
+/* After a failure: was it the server that went away? */
+static void
+note_lost_server(struct applier *a)
+{
+	for (int i = 0; i < a->n_dbs; i++)
+		if (PQstatus(a->dbs[i].conn) == CONNECTION_BAD)
+			atomic_store(&a->server_lost, true);
+}
+
+/*
+ * Nothing to apply for a while: run the resolution again for the term
+ * reached.  The rule holds at any time after an entry of that term was
+ * applied, and this catches a transaction prepared under an earlier term
+ * after that term was resolved (in the instant the node lost the primary
+ * role) whose session went away without rolling it back.  It also notices
+ * a server that went away while the node is idle.
+ */
+static void
+resolve_idle(struct applier *a)
+{
+	if (atomic_load(&a->failed) || a->txn_partial || a->resolved_term == 0)
+		return;
+	if (resolve_term(a, a->resolved_term) < 0)
+	{
+		note_lost_server(a);
+		ev_async_send(a->loop, &a->async);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -643,18 +846,33 @@ worker_main(void *arg)
 	for (;;)
 	{
 		struct item *chain;
+		struct timespec deadline;
+		bool		idle = false;
+		bool		stopping;
 
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += APPLIER_IDLE_RESOLVE_S;
 		pthread_mutex_lock(&a->mu);
-		while (a->head == NULL && !a->stopping)
-			pthread_cond_wait(&a->cv, &a->mu);
+		while (a->head == NULL && !a->stopping && !idle)
+			idle = pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT;
 		chain = a->head;
 		a->head = a->tail = NULL;
 		a->queued_bytes = 0;
+		stopping = a->stopping;
 		pthread_mutex_unlock(&a->mu);
-		if (chain == NULL)
+		if (chain == NULL && stopping)
 			break;				/* stopping, nothing left */
+		if (chain == NULL)
+		{
+			resolve_idle(a);
+			continue;
+		}
 		if (!atomic_load(&a->failed))
+		{
 			apply_chain(a, chain);
+			if (atomic_load(&a->failed))
+				note_lost_server(a);
+		}
 		while (chain != NULL)
 		{
 			struct item *next = chain->next;
@@ -672,6 +890,16 @@ on_async(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct applier *a = w->data;
 
+	if (atomic_load(&a->server_lost))
+	{
+		/*
+		 * Without its server this node can neither apply nor take writes:
+		 * stop, so that a primary's peers elect another one at once, and
+		 * start again (from the durable position) once the server is back.
+		 */
+		pgq_fatal("the local PostgreSQL server went away (%s); stopping the node", a->failure);
+		exit(1);
+	}
 	a->cb(a->cb_arg, atomic_load(&a->applied));
 }
 
@@ -712,6 +940,7 @@ applier_start(struct ev_loop *loop, const char *conninfo, uint64_t node_id,
 			  applier_done_cb cb, void *arg, uint64_t *applied, char *err, size_t errlen)
 {
 	struct applier *a = calloc(1, sizeof(*a));
+	pthread_condattr_t attr;
 
 	PGQ_ASSERT(a != NULL);
 	ev_async_init(&a->async, on_async);
@@ -722,8 +951,12 @@ applier_start(struct ev_loop *loop, const char *conninfo, uint64_t node_id,
 	a->iter = malloc(sizeof(*a->iter));
 	PGQ_ASSERT(a->conninfo != NULL && a->iter != NULL && txn_sql_init(&a->sql));
 	snprintf(a->gid_prefix, sizeof(a->gid_prefix), "pgq_%" PRIu64 "_", node_id);
+	a->node_id = node_id;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cv, &attr);
+	pthread_condattr_destroy(&attr);
 	if (read_position(a, applied, err, errlen) < 0)
 	{
 		applier_stop(a);
@@ -743,7 +976,8 @@ applier_start(struct ev_loop *loop, const char *conninfo, uint64_t node_id,
 }
 
 bool
-applier_submit(struct applier *a, uint64_t index, const void *payload, uint32_t len)
+applier_submit(struct applier *a, uint64_t index, uint64_t term, const void *payload,
+			   uint32_t len)
 {
 	struct item *it;
 	bool		full;
@@ -757,8 +991,10 @@ applier_submit(struct applier *a, uint64_t index, const void *payload, uint32_t 
 	PGQ_ASSERT(it != NULL);
 	it->next = NULL;
 	it->index = index;
+	it->term = term;
 	it->len = len;
-	memcpy(it->data, payload, len);
+	if (len > 0)
+		memcpy(it->data, payload, len);
 	pthread_mutex_lock(&a->mu);
 	if (a->tail)
 		a->tail->next = it;

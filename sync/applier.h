@@ -30,10 +30,30 @@
  *	  a transaction block; then the origin is advanced;
  *	- SEQUENCES: setval in the batch;
  *	- an opaque test entry (first byte 0, from the control socket): skipped.
+ * Resolution of prepared transactions (docs/design.md, "The write path"):
+ * the chunks of a gid "pgq_<node>_<term>_<n>" are logged only in that term.
+ * Before the first entry of a term t above every term seen (the new
+ * primary's no-op is handed as a marker, so this happens before that
+ * primary takes writes; at start the term of the last applied entry is
+ * handed the same way), every transaction this node prepared in an
+ * earlier term that is still pending is rolled back: the entries before
+ * this one are fixed and applied, so its final chunk will never come.  An
+ * unfinished multi-chunk transaction of an earlier term is discarded
+ * likewise.  This is what resolves the orphans of killed clients and of a
+ * primary that lost its role, and it runs before any entry that could wait
+ * on their locks.  After 5 s without entries it runs again for the term
+ * reached (the rule holds at any time after that term's entry), which
+ * also notices a server that went away while the node is idle.
+ *
  * A payload that fails to decode, or a change that does not apply as on
  * the primary (an UPDATE or DELETE that finds no row), stops the applier:
  * the node keeps serving but applies nothing more, and says so in its log
  * and status.  Servers never silently diverge.
+ *
+ * A connection to the local server that breaks stops the node (exit
+ * status 1, after a log line): it can neither apply nor take writes, and
+ * its peers elect another primary; started again, it resumes from the
+ * position recorded in the server.
  *
  * done_cb runs on the loop each time the applied index moves.
  */
@@ -62,9 +82,14 @@ typedef void (*applier_done_cb) (void *arg, uint64_t applied);
 struct applier *applier_start(struct ev_loop *loop, const char *conninfo,
 							  uint64_t node_id, applier_done_cb cb, void *arg,
 							  uint64_t *applied, char *err, size_t errlen);
-/* Returns false when the queue is over APPLIER_QUEUE_BYTES (try later). */
-bool		applier_submit(struct applier *a, uint64_t index, const void *payload,
-						   uint32_t len);
+/*
+ * Queue committed entry index of term (payload copied).  len 0: a new
+ * primary's no-op, the marker of a term (nothing to apply but the
+ * resolution below).  Returns false when the queue is over
+ * APPLIER_QUEUE_BYTES (try later).
+ */
+bool		applier_submit(struct applier *a, uint64_t index, uint64_t term,
+						   const void *payload, uint32_t len);
 uint64_t	applier_applied(struct applier *a);
 /* NULL while healthy; else why the applier stopped (static until stop). */
 const char *applier_failure(struct applier *a);

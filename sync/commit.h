@@ -5,22 +5,43 @@
  *
  * INTERFACE ROUTINES
  *	commit_start	- start capturing from the local server's slot
+ *	commit_new_gid	- the gid for a transaction the proxy prepares now
  *	commit_wait		- wait for the transaction with a txn id to commit
  *	commit_stats	- figures for the views
  *	commit_stop		- stop; every waiter gets COMMIT_UNKNOWN
  *
+ * Gids are made here (commit_new_gid): "pgq_<node>_<term>_<n>", with the
+ * term in which this node is the writable primary (sync/txn_codec.h).
  * Each chunk the capture delivers (sync/capture_stream.h) whose gid this
- * node made ("pgq_<node>_...") is proposed to the log while this node is
- * primary; the slot is confirmed up to the chunks the log has committed,
- * so our log is the only copy of a transaction only once a majority holds
- * it.  The final chunk carries the session's txn id: its waiter is told
- * COMMIT_OK once the entry is committed and applied here (the applier ran
- * COMMIT PREPARED), COMMIT_UNKNOWN when leadership was lost first (the
- * entry may still commit: the client must not be told either way), and
- * COMMIT_TIMEOUT when the PREPARE was not decoded in time.  A chunk that
- * arrives while this node is not primary is not proposed (its prepared
- * transaction is resolved against the log) and is confirmed, so that WAL
- * does not pile up behind the slot.
+ * node made is proposed to the log only while this node is primary in
+ * the term its gid names, so every entry of a gid has that term; that is
+ * what lets the appliers resolve prepared transactions by term
+ * (sync/applier.h).  The slot is confirmed up to the chunks the log has
+ * committed, so our log is the only copy of a transaction only once a
+ * majority holds it.  The final chunk carries the session's txn id: its
+ * waiter is told COMMIT_OK once the entry is committed and applied here
+ * (the applier ran COMMIT PREPARED), COMMIT_UNKNOWN when leadership was
+ * lost first (the entry may still commit: the client must not be told
+ * either way), COMMIT_TIMEOUT when the PREPARE was not decoded in time,
+ * and COMMIT_REFUSED when its final chunk will never be logged (not
+ * primary in its term, or the log refused a chunk): the caller may roll
+ * the prepared transaction back.
+ *
+ * Giving up: when a waiter times out, or the log refuses a chunk, the
+ * transaction is given up: none of its chunks is proposed any more, and an
+ * ABORT entry is logged (before any other chunk of the term; retried while
+ * the log refuses it), so that appliers discard what was logged of it and
+ * the node that prepared it rolls it back, in log order.
+ *
+ * On leadership loss: proposals in flight end as COMMIT_UNKNOWN (the
+ * applier settles them by term); chunks delivered afterwards are not
+ * proposed (COMMIT_REFUSED for a final one).  Either way the slot is
+ * confirmed past them: a re-sent copy could never be logged again, and
+ * WAL must not pile up behind the slot.
+ *
+ * A node whose local server stays unreachable for SERVER_DOWN_EXIT_S
+ * while the capture restarts stops (exit 1), so that its peers elect a
+ * primary that can take writes.
  */
 #ifndef SYNC_COMMIT_H
 #define SYNC_COMMIT_H
@@ -61,6 +82,11 @@ struct commit_stats
 
 struct commit *commit_start(struct ev_loop *loop, const struct pgq_config *cfg,
 							struct sync_node *node, char *err, size_t errlen);
+/*
+ * "pgq_<node>_<term>_<n>" (sync/txn_codec.h) into buf, with the current
+ * term; -1 when this node is not the writable primary.
+ */
+int			commit_new_gid(struct commit *c, char *buf, size_t len);
 /*
  * cb runs exactly once, later, on the loop (also if the chunk came first).
  * Returns -1 (cb never runs) when too many sessions are waiting.

@@ -347,10 +347,11 @@ apply_committed(struct sync_node *node)
 		for (size_t k = 0; k < n && !full; k++)
 		{
 			PGQ_ASSERT(e[k].index == node->handed + 1);
-			bool		normal = e[k].type == SYNC_ENTRY_NORMAL && node->apply != NULL;
+			bool		noop = e[k].type == SYNC_ENTRY_NOOP;
+			bool		normal = (e[k].type == SYNC_ENTRY_NORMAL || noop) && node->apply != NULL;
 
 			if (normal && !node->apply(node->apply_arg, e[k].index, e[k].term,
-									   e[k].payload, e[k].length))
+									   noop ? NULL : e[k].payload, noop ? 0 : e[k].length))
 				full = true;
 			else
 			{
@@ -361,8 +362,8 @@ apply_committed(struct sync_node *node)
 		}
 		wal_entries_free(e, n);
 	}
-	/* No-ops and configs, which the applier never sees, count as applied
-	 * once every entry it was handed before them is. */
+	/* Configs, which the applier never sees, count as applied once every
+	 * entry it was handed before them is. */
 	if (node->apply == NULL || node->reported >= node->normal_handed)
 		node->applied = node->handed;
 	else
@@ -725,6 +726,12 @@ sync_node_read(struct sync_node *node, uint64_t index, uint64_t *term,
 	memcpy(buf, e->payload, e->length < cap ? e->length : cap);
 	wal_entries_free(e, n);
 	return len;
+}
+
+uint64_t
+sync_node_primary_term(struct sync_node *node)
+{
+	return node->role == SYNC_PRIMARY ? node->term : 0;
 }
 
 void

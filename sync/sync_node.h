@@ -11,6 +11,7 @@
  *	sync_node_propose	- append one entry on the primary; a callback
  *						  reports when it is committed and applied, or lost
  *	sync_node_status	- role, term, indexes, per-peer contact, for views
+ *	sync_node_primary_term - the current term while primary, else 0
  *	sync_node_read		- copy one entry of the log (for checks and tools)
  *	sync_node_transfer	- ask the primary to hand leadership to a node
  *	sync_node_stop		- stop, failing pending proposals, close the log
@@ -46,8 +47,9 @@ typedef void (*sync_node_done_cb) (void *arg, enum sync_node_result result,
 								   uint64_t index);
 
 /*
- * Called for each committed NORMAL entry, in log order, once per run (the
- * applier).  payload borrowed until return.  Returns false when it cannot
+ * Called for each committed NORMAL entry, and for each new primary's NOOP
+ * (payload NULL, len 0: it marks where a term begins), in log order, once
+ * per run (the applier).  payload borrowed until return.  Returns false when it cannot
  * take the entry now: the node hands it again after the next
  * sync_node_applied().  With no apply callback, handing is applying.
  */
@@ -100,6 +102,8 @@ void		sync_node_applied(struct sync_node *node, uint64_t index);
 int			sync_node_propose(struct sync_node *node, const void *payload, uint32_t len,
 							  sync_node_done_cb cb, void *arg);
 void		sync_node_status(struct sync_node *node, struct sync_node_info *info);
+/* The term in which this node is primary now, or 0 when it is not. */
+uint64_t	sync_node_primary_term(struct sync_node *node);
 /* Copies entry index's payload (at most cap bytes) into buf; returns its
  * length, or -1 when the index is not in the log. *term, *type filled. */
 long		sync_node_read(struct sync_node *node, uint64_t index, uint64_t *term,

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -756,4 +758,46 @@ txn_entry_kind_name(uint8_t kind)
 			return "abort";
 	}
 	return "unknown";
+}
+
+int
+txn_gid_format(char *buf, size_t len, uint64_t node, uint64_t term, uint64_t n)
+{
+	return snprintf(buf, len, TXN_GID_PREFIX "%" PRIu64 "_%" PRIu64 "_%" PRIu64, node, term, n);
+}
+
+/* One decimal number at *p (up to end), stopped by stop or end. */
+static bool
+gid_number(const char **p, const char *end, char stop, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t	v = 0;
+
+	if (s == end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] != stop))
+		return false;
+	for (; s < end && *s != stop; s++)
+	{
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t) (*s - '0');
+	}
+	*p = s;
+	*out = v;
+	return true;
+}
+
+bool
+txn_gid_parse(const char *gid, size_t len, uint64_t *node, uint64_t *term)
+{
+	const char *p = gid + strlen(TXN_GID_PREFIX);
+	const char *end = gid + len;
+	uint64_t	n;
+
+	if (len <= strlen(TXN_GID_PREFIX) || memcmp(gid, TXN_GID_PREFIX, strlen(TXN_GID_PREFIX)) != 0)
+		return false;
+	if (!gid_number(&p, end, '_', node) || p == end || *p++ != '_' ||
+		!gid_number(&p, end, '_', term) || p == end || *p++ != '_' ||
+		!gid_number(&p, end, '_', &n))
+		return false;
+	return p == end;
 }

@@ -20,6 +20,8 @@
  *	txn_entry_free				- release a decoded entry
  *	txn_change_iter_init/next	- walk the (validated) changes of a chunk
  *	txn_change_trunc_rel		- i-th relation index of a TRUNCATE change
+ *	txn_gid_format				- the gid of a transaction prepared by a node
+ *	txn_gid_parse				- node and term of a gid of that form
  *
  * FORMAT (version 1).  Big-endian.  str16 = u16 length + bytes (no NUL);
  * str32 = u32 length + bytes.
@@ -260,6 +262,28 @@ bool		txn_entry_encode(const struct txn_entry *e, struct pgq_buf *out);
  */
 const char *txn_entry_decode(const uint8_t *buf, size_t len, struct txn_entry **out);
 void		txn_entry_free(struct txn_entry *e);
+
+/*
+ * Gids of the transactions a primary prepares: "pgq_<node>_<term>_<n>",
+ * all decimal, where term is the term in which the node was primary when
+ * it prepared the transaction and n counts within the process.  A node is
+ * primary at most once in a term (terms never repeat, also across
+ * restarts), so a gid is unique for the life of the cluster, and the term
+ * says which entries of the log can carry it: its chunks are logged only
+ * in that term (sync/commit.c), which is what lets an applier decide that
+ * a prepared transaction can never commit (sync/applier.h).
+ */
+#define TXN_GID_PREFIX "pgq_"
+#define TXN_GID_MAX 80
+
+/* Writes the gid into buf (TXN_GID_MAX bytes); returns its length. */
+int			txn_gid_format(char *buf, size_t len, uint64_t node, uint64_t term, uint64_t n);
+/*
+ * true when gid has exactly the form above (no sign, no leading zero,
+ * each number fits in 64 bits); fills *node and *term.  gid need not be
+ * NUL-terminated: len bytes.
+ */
+bool		txn_gid_parse(const char *gid, size_t len, uint64_t *node, uint64_t *term);
 
 /* About 54 KB (the tuples of the current change): keep it off small stacks. */
 struct txn_change_iter

@@ -317,6 +317,35 @@ test_sql_sequence_and_statement(void **state)
 	txn_sql_free(&s);
 }
 
+/* Gids: what the primary makes parses back; anything else is refused. */
+static void
+test_gid(void **state)
+{
+	static const char *bad[] = {
+		"pgq_1_2", "pgq_1_2_", "pgq__2_3", "pgq_1_2_3_4", "pgq_01_2_3", "pgq_1_+2_3",
+		"pgq_1_2_3x", "pgq_1_18446744073709551616_3", "pgq_1_2_-3", "pg_1_2_3",
+		"pgq_1_18c5f0a0_3", "pgq_", "",
+	};
+	char		gid[TXN_GID_MAX];
+	uint64_t	node = 0,
+				term = 0;
+	int			n = txn_gid_format(gid, sizeof(gid), 3, UINT64_MAX, 42);
+
+	assert_string_equal(gid, "pgq_3_18446744073709551615_42");
+	assert_int_equal(n, (int) strlen(gid));
+	assert_true(txn_gid_parse(gid, strlen(gid), &node, &term));
+	assert_int_equal(node, 3);
+	assert_true(term == UINT64_MAX);
+	assert_true(txn_gid_parse("pgq_2_0_0", 9, &node, &term));
+	assert_int_equal(node, 2);
+	assert_int_equal(term, 0);
+	/* Not NUL-terminated: only len bytes count. */
+	assert_true(txn_gid_parse("pgq_2_7_1trailing", 9, &node, &term));
+	assert_int_equal(term, 7);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(txn_gid_parse(bad[i], strlen(bad[i]), &node, &term));
+}
+
 int
 main(void)
 {
@@ -327,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_sql_changes),
 		cmocka_unit_test(test_sql_missing_key),
 		cmocka_unit_test(test_sql_sequence_and_statement),
+		cmocka_unit_test(test_gid),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

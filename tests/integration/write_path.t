@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves the primary's write path below the client protocol: a transaction
 # run on the primary's server, ended as the proxy ends it (the pgquorum
-# message with its txn id, then PREPARE TRANSACTION 'pgq_<node>_<n>'), is
+# message with its txn id, then PREPARE TRANSACTION 'pgq_<node>_<term>_<n>'), is
 # captured from the slot, committed in the log, committed on the primary
 # (COMMIT PREPARED, by the applier, in log order) and applied on both
 # secondaries: DDL and rows alike, large transactions in several chunks
@@ -15,14 +15,17 @@ for ((t = 0; t < 100; t++)); do
 	[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && break; sleep 0.1
 done
 like "$(pgqctl "$(ctl_sock "$p")" capture)" "^state=streaming" "the primary's capture is streaming from its slot"
+term=$(field "$(node_status "$p")" term)
 
 # run_txn TXNID SQL: SQL in a transaction on the primary's server, ended by
 # the pgquorum message and PREPARE (gids are unique: the coordinator drops
-# a chunk whose gid and sequence it has logged already); then wait.
+# a chunk whose gid and sequence it has logged already; a gid names the
+# term in which the node is primary, or its chunks are not logged); then wait.
 run_txn() {
+	local n=${1#t}
 	psql_on "$p" -q -c "BEGIN" -c "$2" \
 		-c "SELECT pg_logical_emit_message(true, 'pgquorum', '$1')" \
-		-c "PREPARE TRANSACTION 'pgq_${p}_$1'" >/dev/null || return 1
+		-c "PREPARE TRANSACTION 'pgq_${p}_${term}_$n'" >/dev/null || return 1
 	PGQCTL_TIMEOUT=120 pgqctl "$(ctl_sock "$p")" commit-wait "$1"
 }
 ddl='CREATE TABLE acct (id int PRIMARY KEY, owner text, balance numeric(12,2), at timestamptz DEFAULT now())'
@@ -44,7 +47,7 @@ like "$a" "^50990\|" "with the expected row count"
 
 # A waiter that comes after the commit still hears it.
 psql_on "$p" -q -c "BEGIN" -c "INSERT INTO acct (id) VALUES (-1)" \
-	-c "SELECT pg_logical_emit_message(true, 'pgquorum', 'late')" -c "PREPARE TRANSACTION 'pgq_${p}_late'" >/dev/null
+	-c "SELECT pg_logical_emit_message(true, 'pgquorum', 'late')" -c "PREPARE TRANSACTION 'pgq_${p}_${term}_99'" >/dev/null
 sleep 1
 like "$(pgqctl "$(ctl_sock "$p")" commit-wait late)" "^committed index=" "a late waiter is told the result"
 done_testing
