@@ -26,6 +26,7 @@
 #include "common/pgq_log.h"
 #include "node/control.h"
 #include "node/pidfile.h"
+#include "node/stmt_hook.h"
 #include "proxy/proxy.h"
 #include "sql/sql_classify.h"
 #include "sync/applier.h"
@@ -246,6 +247,16 @@ hook_classify(void *arg, const char *query)
 }
 
 static int
+hook_statement(void *arg, const char *db, const char *role, const char *sql,
+			   proxy_stmt_cb cb, void *cb_arg)
+{
+	struct node *node = arg;
+
+	return node_statement(node->loop, node->sync, node->applier, node->cfg->node_id,
+						  db, role, sql, cb, cb_arg);
+}
+
+static int
 node_start(struct node *node)
 {
 	char		err[1024];
@@ -308,6 +319,7 @@ node_start(struct node *node)
 		.is_primary = hook_is_primary,
 		.commit_wait = hook_commit_wait,
 		.classify = hook_classify,
+		.statement = hook_statement,
 		.arg = node,
 		.node_id = (uint32_t) node->cfg->node_id,
 	});

@@ -53,6 +53,7 @@ enum step_kind
 	S_INJECT,
 	S_FORWARD,
 	S_COMMIT,
+	S_STATEMENT,				/* log the statement; answer once it ran */
 };
 
 enum wp_next
@@ -141,6 +142,7 @@ init_all_rules(void)
 static int	wp_pump(struct proxy_client *cl);
 static void op_run(struct proxy_client *cl);
 static void op_end(struct proxy_client *cl, char status);
+static void op_statement(struct proxy_client *cl, const char *sql);
 
 /* ---- small helpers ---- */
 
@@ -772,23 +774,40 @@ op_run(struct proxy_client *cl)
 		case S_COMMIT:
 			op_commit(cl);
 			break;
+		case S_STATEMENT:
+			op_statement(cl, (const char *) s->data);
+			break;
 	}
+}
+
+/*
+ * A waiter's callback came: free it; the session whose op it was, if that
+ * session is still there and usable, else NULL.
+ */
+static struct proxy_client *
+waiter_done(void *arg)
+{
+	struct wp_waiter *w = arg;
+	struct proxy_client *cl = w->cl;
+
+	free(w);
+	if (cl == NULL || cl->wp == NULL || cl->wp->op == NULL)
+		return NULL;
+	cl->wp->op->waiter = NULL;
+	if (cl->state != CL_ACTIVE || cl->be == NULL)
+		return NULL;
+	return cl;
 }
 
 static void
 on_committed(void *arg, int result, uint64_t index)
 {
-	struct wp_waiter *w = arg;
-	struct proxy_client *cl = w->cl;
+	struct proxy_client *cl = waiter_done(arg);
 	struct wp_op *op;
 
-	free(w);
-	if (cl == NULL || cl->wp == NULL || cl->wp->op == NULL)
+	if (cl == NULL)
 		return;
 	op = cl->wp->op;
-	op->waiter = NULL;
-	if (cl->state != CL_ACTIVE || cl->be == NULL)
-		return;
 	switch (result)
 	{
 		case 0:					/* COMMIT_OK */
@@ -914,6 +933,89 @@ primary(struct proxy_client *cl)
 	return cl->px->hooks.is_primary(cl->px->hooks.arg);
 }
 
+/* ---- statements that cannot run in a transaction block ---- */
+
+static void
+on_statement_done(void *arg, enum proxy_stmt_result result, const char *sqlstate,
+				  const char *text)
+{
+	struct proxy_client *cl = waiter_done(arg);
+	struct wp_op *op;
+	uint8_t		cc[PROXY_ERRMSG_LEN + 16];
+
+	if (cl == NULL)
+		return;
+	op = cl->wp->op;
+	if (result == PROXY_STMT_OK)
+	{
+		if (to_client(cl, cc, build_cc(cc, sizeof(cc), text)) < 0)
+			return;
+	}
+	else
+	{
+		pgq_info("proxy: session %u: the logged statement ended with %s: %s", cl->id,
+				 sqlstate, text);
+		op_set_error(op, sqlstate, text);
+	}
+	op_finish(cl, cl->be->txn);
+}
+
+/*
+ * Log the statement (hooks.statement); the applier of every node runs it,
+ * this node's included, and the client hears how it went here.
+ */
+static void
+op_statement(struct proxy_client *cl, const char *sql)
+{
+	struct wp_op *op = cl->wp->op;
+	const struct proxy_hooks *h = &cl->px->hooks;
+
+	op->waiter = malloc(sizeof(*op->waiter));
+	if (op->waiter == NULL || h->statement == NULL ||
+		h->statement(h->arg, cl->pool->database, cl->pool->user, sql,
+					 on_statement_done, op->waiter) < 0)
+	{
+		free(op->waiter);
+		op->waiter = NULL;
+		op_set_error(op, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					 "could not log the statement for the other nodes (too large, or "
+					 "this node is not the primary); it was not run");
+		op_finish(cl, cl->be->txn);
+		return;
+	}
+	op->waiter->cl = cl;
+}
+
+/*
+ * A Query holding a statement that cannot run in a transaction block
+ * (CREATE DATABASE, VACUUM, CREATE INDEX CONCURRENTLY ...): alone and
+ * outside a transaction it goes through the log (S_STATEMENT) and is not
+ * run on this session's backend; otherwise PostgreSQL refuses it itself
+ * ("cannot run inside a transaction block"), so it is forwarded.
+ */
+static int
+batch_statement(struct proxy_client *cl, const uint8_t *p, size_t n, uint32_t n_stmts)
+{
+	struct wp_op *op;
+
+	if (cl->be->pending > 0)
+	{
+		cl->wp->wait_idle = true;
+		return 1;
+	}
+	if (n_stmts != 1 || cl->be->txn != PQ_TXN_IDLE)
+		return forward_plain(cl, p, n);
+	if ((op = op_new()) == NULL ||
+		op_add(op, S_STATEMENT, p + PQ_HEADER_LEN, n - PQ_HEADER_LEN - 1, true) == NULL)
+	{
+		op_free(op);
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	op_start(cl, op);
+	return 0;
+}
+
 /* A Query on the primary: returns 0, 1 to wait for an idle backend, -1. */
 static int
 batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
@@ -929,6 +1031,11 @@ batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
 	if (p[n - 1] != '\0')
 		return forward_plain(cl, p, n);
 	classify_text(cl, text, &t);
+	if (t.notxn)
+	{
+		free(t.st);
+		return batch_statement(cl, p, n, t.n);
+	}
 	if (!t.writes && !(t.txn1 == SQL_TXN_COMMIT && wp->wrote))
 	{
 		free(t.st);
@@ -1053,13 +1160,22 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 	static const uint8_t sync[5] = {PqMsg_Sync, 0, 0, 0, 4};
 
 	analyze_ext(cl, p, n, &x);
-	if (!x.writes && !(x.commit_off >= 0 && wp->wrote))
+	if (x.notxn)
 	{
-		if (x.notxn)
-			pgq_warn("proxy: session %u: a statement that cannot run in a transaction "
-					 "block ran on the primary only: it is not replicated yet", cl->id);
-		return forward_plain(cl, p, n);
+		if (be->pending > 0)
+		{
+			wp->wait_idle = true;
+			return 1;
+		}
+		if (send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					   "a statement that cannot run in a transaction block (CREATE DATABASE, "
+					   "VACUUM, CREATE INDEX CONCURRENTLY, ...) is replicated by pgquorum only "
+					   "when sent alone as a simple Query; it was not run") < 0)
+			return -1;
+		return send_z(cl, be->txn);
 	}
+	if (!x.writes && !(x.commit_off >= 0 && wp->wrote))
+		return forward_plain(cl, p, n);
 	if (be->pending > 0)
 	{
 		wp->wait_idle = true;
@@ -1137,7 +1253,7 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 			struct wp_ext x;
 
 			analyze_ext(cl, p, n, &x);	/* keep the maps current */
-			if (x.writes && last != PqMsg_FunctionCall)
+			if ((x.writes || x.notxn) && last != PqMsg_FunctionCall)
 				return refuse_write(cl);
 		}
 		else if (last == PqMsg_Query && n > 0 && p[0] == PqMsg_Query && p[n - 1] == '\0')
@@ -1146,7 +1262,7 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 
 			classify_text(cl, (const char *) p + PQ_HEADER_LEN, &t);
 			free(t.st);
-			if (t.writes)
+			if (t.writes || t.notxn)
 				return refuse_write(cl);
 		}
 		return forward_plain(cl, p, n);

@@ -58,3 +58,47 @@ server_psql() {
 	psql -X -At -v ON_ERROR_STOP=1 -h "${pgsocks[$1-1]}" -p "${pgports[$1-1]}" \
 		-U postgres -d postgres "${@:2}" 2>&1
 }
+
+# settle_all [SECONDS]: until every node has applied the commit index of
+# the primary $p.
+settle_all() {
+	local idx i
+	idx=$(field "$(node_status "$p")" commit)
+	for ((i = 1; i <= PGQ_N; i++)); do
+		wait_applied "$i" "$idx" "${1:-60}" || diag "node $i did not apply $idx"
+	done
+}
+
+# same_on_all QUERY NAME: one TAP line, ok when every node's server answers
+# QUERY alike (the answers are shown when not).
+same_on_all() {
+	local i ans=() bad=0
+	for ((i = 1; i <= PGQ_N; i++)); do
+		ans+=("$(server_psql "$i" -c "$1")")
+		[[ ${ans[i-1]} == "${ans[0]}" ]] || bad=1
+	done
+	ok "$bad" "$2"
+	if ((bad)); then
+		for ((i = 1; i <= PGQ_N; i++)); do diag "node $i: ${ans[i-1]:0:300}"; done
+	fi
+	return "$bad"
+}
+
+# appliers_ok: every node's applier is healthy (diag for one that is not).
+appliers_ok() {
+	local i st
+	for ((i = 1; i <= PGQ_N; i++)); do
+		st=$(node_status "$i")
+		[[ $(field "$st" applier) == ok ]] || { diag "node $i: $st"; return 1; }
+	done
+}
+
+# wait_capture [SECONDS]: until the primary $p's capture streams from its slot.
+wait_capture() {
+	local deadline=$((SECONDS + ${1:-10}))
+	while ((SECONDS < deadline)); do
+		[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
