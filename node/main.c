@@ -29,6 +29,7 @@
 #include "node/stmt_hook.h"
 #include "proxy/proxy.h"
 #include "sql/sql_classify.h"
+#include "sql/sql_ddl.h"
 #include "sync/applier.h"
 #include "sync/commit.h"
 #include "sync/sync_node.h"
@@ -246,6 +247,12 @@ hook_classify(void *arg, const char *query)
 	return sql_cache_classify(((struct node *) arg)->sql, query);
 }
 
+static void
+hook_ddl_plan(void *arg, const char *stmt, struct sql_ddl_plan *plan)
+{
+	sql_ddl_plan_make(stmt, plan);
+}
+
 static int
 hook_statement(void *arg, const char *db, const char *role, const char *sql,
 			   proxy_stmt_cb cb, void *cb_arg)
@@ -320,6 +327,7 @@ node_start(struct node *node)
 		.commit_wait = hook_commit_wait,
 		.classify = hook_classify,
 		.statement = hook_statement,
+		.ddl_plan = hook_ddl_plan,
 		.arg = node,
 		.node_id = (uint32_t) node->cfg->node_id,
 	});

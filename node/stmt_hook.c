@@ -129,3 +129,4 @@ node_statement(struct ev_loop *loop, struct sync_node *sync, struct applier *app
 	pgq_info("statement logged for database \"%s\": %.200s", db, sql);
 	return 0;
 }
+

@@ -22,6 +22,7 @@ struct ev_loop;
 struct pgq_config;
 struct proxy;
 struct sql_result;
+struct sql_ddl_plan;
 
 /*
  * What the write path needs from the rest of the node (docs/proxy.md,
@@ -59,6 +60,8 @@ struct proxy_hooks
 	const struct sql_result *(*classify) (void *arg, const char *query);
 	int			(*statement) (void *arg, const char *db, const char *role,
 							  const char *sql, proxy_stmt_cb cb, void *cb_arg);
+	/* sql/sql_ddl.h's sql_ddl_plan_make; plan->before is malloc'd */
+	void		(*ddl_plan) (void *arg, const char *stmt, struct sql_ddl_plan *plan);
 	void	   *arg;
 	uint32_t	node_id;
 };

@@ -25,7 +25,9 @@
 #include "common/pgq_assert.h"
 #include "common/pgq_log.h"
 #include "proxy/proxy_int.h"
+#include "proxy/proxy_scram.h"
 #include "sql/sql_classify.h"
+#include "sql/sql_ddl.h"
 
 #define WP_HOLD_MAX			(4u * 1024 * 1024)	/* held input: stop reading above */
 #define WP_BATCH_MAX		(1u * 1024 * 1024)	/* an unsynced run forwarded above */
@@ -605,12 +607,39 @@ op_add(struct wp_op *op, enum step_kind kind, const void *data, size_t len, bool
 	return s;
 }
 
-/* SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'<text>') */
+/*
+ * After DDL: the replica identity pgquorum needs (docs/sql.md, "Replica
+ * identity").  A table without a primary key gets REPLICA IDENTITY FULL,
+ * so its UPDATEs and DELETEs can be published and matched on apply; a
+ * table with one goes back from FULL to DEFAULT (smaller entries).  Only
+ * permanent ordinary tables the session's role owns, outside the system
+ * schemas; USING INDEX and NOTHING are left as set.  Each change is
+ * carried as DDL like the client's own.
+ */
+#define WP_REPLIDENT_SQL \
+	"DO $pgq$DECLARE r record; BEGIN FOR r IN " \
+	"SELECT pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY %s', n.nspname, c.relname, " \
+	"CASE c.relreplident WHEN 'd' THEN 'FULL' ELSE 'DEFAULT' END) AS q " \
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.relreplident IN ('d', 'f') " \
+	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"AND pg_catalog.pg_has_role(c.relowner, 'USAGE') " \
+	"AND (c.relreplident = 'd') <> EXISTS (SELECT 1 FROM pg_catalog.pg_index i " \
+	"WHERE i.indrelid = c.oid AND i.indisprimary) " \
+	"LOOP EXECUTE r.q; " \
+	"PERFORM pg_catalog.pg_logical_emit_message(true, 'pgquorum.ddl', r.q); " \
+	"END LOOP; END$pgq$"
+
+/*
+ * SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'<text>') (unless
+ * !emit); then the replica identity fix-up, in one round trip.
+ */
 static bool
-op_add_ddl(struct wp_op *op, const char *text, size_t len)
+op_add_ddl(struct wp_op *op, const char *text, size_t len, bool emit)
 {
 	static const char pre[] = "SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'";
-	char	   *q = malloc(sizeof(pre) + 2 * len + 8);
+	static const char post[] = "'); " WP_REPLIDENT_SQL;
+	char	   *q = malloc(sizeof(pre) + 2 * len + sizeof(post));
 	size_t		k = 0;
 	bool		ok;
 
@@ -624,11 +653,128 @@ op_add_ddl(struct wp_op *op, const char *text, size_t len)
 			q[k++] = text[i];
 		q[k++] = text[i];
 	}
-	memcpy(q + k, "')", 3);
-	k += 2;
-	ok = op_add(op, S_INJECT, q, k, true) != NULL;
+	memcpy(q + k, post, sizeof(post));
+	k += sizeof(post) - 1;
+	if (!emit)
+		ok = op_add(op, S_INJECT, WP_REPLIDENT_SQL, strlen(WP_REPLIDENT_SQL), true) != NULL;
+	else
+		ok = op_add(op, S_INJECT, q, k, true) != NULL;
 	free(q);
 	return ok;
+}
+
+/* A Query message for text[0..len) as a step of kind. */
+static bool
+op_add_query(struct wp_op *op, enum step_kind kind, const char *text, size_t len)
+{
+	uint8_t    *m = malloc(len + 1 + PQ_HEADER_LEN);
+	bool		ok;
+
+	if (m == NULL)
+		return false;
+	m[0] = PqMsg_Query;
+	pq_put_uint32(m + 1, (uint32_t) (len + 1 + 4));
+	memcpy(m + PQ_HEADER_LEN, text, len);
+	m[PQ_HEADER_LEN + len] = 0;
+	ok = op_add(op, kind, m, len + 1 + PQ_HEADER_LEN, false) != NULL;
+	free(m);
+	return ok;
+}
+
+/*
+ * text with its PASSWORD literal [loc, loc + len) replaced by the SCRAM
+ * verifier of the password (kept when it is a verifier already); malloc'd,
+ * or NULL with why.
+ */
+static char *
+with_verifier(const char *text, size_t tlen, int32_t loc, int32_t len, char *why, size_t whylen)
+{
+	char		pw[1024];
+	char		ver[sizeof(pw) + 64];
+	size_t		k = 0;
+	char	   *out;
+
+	if (len < 2 || (size_t) (loc + len) > tlen || (size_t) len > sizeof(pw))
+	{
+		snprintf(why, whylen, "the PASSWORD literal of this CREATE/ALTER ROLE is too long");
+		return NULL;
+	}
+	for (int32_t i = loc + 1; i < loc + len - 1; i++)
+	{
+		pw[k++] = text[i];
+		if (text[i] == '\'')
+			i++;				/* '' stands for ' */
+	}
+	pw[k] = 0;
+	if (strncmp(pw, PROXY_SCRAM_MECHANISM "$", strlen(PROXY_SCRAM_MECHANISM) + 1) == 0 ||
+		proxy_md5_is_verifier(pw))
+		snprintf(ver, sizeof(ver), "%s", pw);
+	else if (proxy_scram_make_verifier(pw, ver, sizeof(ver)) < 0)
+	{
+		snprintf(why, whylen, "could not compute the SCRAM verifier of the password "
+				 "(pgquorum replicates the verifier, never the password)");
+		explicit_bzero(pw, sizeof(pw));
+		return NULL;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	if ((out = malloc(tlen + strlen(ver) + 3)) == NULL)
+	{
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	snprintf(out, tlen + strlen(ver) + 3, "%.*s'%s'%.*s", (int) loc, text, ver,
+			 (int) (tlen - (size_t) (loc + len)), text + loc + len);
+	return out;
+}
+
+/*
+ * One DDL statement of a writing Query: [the message for its table, before
+ * it runs (CREATE TABLE AS)], the statement (with the password replaced by
+ * its verifier), then its message and the replica identity fix-up.
+ * Returns 0, -1 out of memory, 1 refused (why says why; nothing added ran).
+ */
+static int
+op_add_ddl_stmt(struct proxy_client *cl, struct wp_op *op, const char *text, size_t len,
+				char *why, size_t whylen)
+{
+	const struct proxy_hooks *h = &cl->px->hooks;
+	struct sql_ddl_plan plan = {.pw_loc = -1};
+	char	   *stmt = strndup(text, len);
+	char	   *run = NULL;
+	int			rc = -1;
+
+	if (stmt == NULL)
+		return -1;
+	if (h->ddl_plan != NULL)
+		h->ddl_plan(h->arg, stmt, &plan);
+	if (plan.refuse[0] != '\0')
+	{
+		snprintf(why, whylen, "%s", plan.refuse);
+		rc = 1;
+		goto out;
+	}
+	if (plan.pw_loc >= 0 &&
+		(run = with_verifier(stmt, len, plan.pw_loc, plan.pw_len, why, whylen)) == NULL)
+	{
+		rc = 1;
+		goto out;
+	}
+	if (run != NULL)
+	{
+		free(stmt);
+		stmt = run;
+		len = strlen(run);
+	}
+	if (plan.before != NULL && !op_add_ddl(op, plan.before, strlen(plan.before), true))
+		goto out;
+	if (!op_add_query(op, S_FORWARD, stmt, len) ||
+		!op_add_ddl(op, stmt, len, !plan.no_after))
+		goto out;
+	rc = 0;
+out:
+	free(plan.before);
+	free(stmt);
+	return rc;
 }
 
 static void
@@ -1101,32 +1247,37 @@ batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
 		if (op_add(op, S_INJECT, "BEGIN", 5, true) == NULL)
 			goto oom_op;
 	}
-	if (t.ddl && t.n > 1)
+	if (t.ddl)
 	{
-		for (uint32_t i = 0; i < t.n; i++)
-		{
-			size_t		loc = (size_t) t.st[i].loc,
-						len = t.st[i].len ? (size_t) t.st[i].len : strlen(text + loc);
-			uint8_t    *m = malloc(len + 1 + PQ_HEADER_LEN);
-			bool		ok;
+		uint32_t	nst = t.n ? t.n : 1;
 
-			if (m == NULL)
+		for (uint32_t i = 0; i < nst; i++)
+		{
+			size_t		loc = t.n ? (size_t) t.st[i].loc : 0,
+						len = t.n && t.st[i].len ? (size_t) t.st[i].len : strlen(text + loc);
+			char		why[PROXY_ERRMSG_LEN];
+			int			rc2;
+
+			rc2 = (t.n == 0 || t.st[i].ddl) ?
+				op_add_ddl_stmt(cl, op, text + loc, len, why, sizeof(why)) :
+				(op_add_query(op, S_FORWARD, text + loc, len) ? 0 : -1);
+			if (rc2 < 0)
 				goto oom_op;
-			m[0] = PqMsg_Query;
-			pq_put_uint32(m + 1, (uint32_t) (len + 1 + 4));
-			memcpy(m + PQ_HEADER_LEN, text + loc, len);
-			m[PQ_HEADER_LEN + len] = 0;
-			ok = op_add(op, S_FORWARD, m, len + 1 + PQ_HEADER_LEN, false) != NULL;
-			free(m);
-			if (!ok || (t.st[i].ddl && !op_add_ddl(op, text + loc, len)))
-				goto oom_op;
+			if (rc2 > 0)
+			{
+				/* refused before anything ran */
+				op_free(op);
+				free(t.st);
+				wp->wrote = status != PQ_TXN_IDLE;
+				if (send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED, why) < 0)
+					return -1;
+				return send_z(cl, status);
+			}
 		}
 	}
 	else
 	{
 		if (op_add(op, S_FORWARD, p, n, false) == NULL)
-			goto oom_op;
-		if (t.ddl && !op_add_ddl(op, text, strlen(text)))
 			goto oom_op;
 	}
 	if (status == PQ_TXN_IDLE && op_add(op, S_COMMIT, NULL, 0, false) == NULL)
@@ -1146,6 +1297,35 @@ oom:
 	free(t.st);
 	proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
 	return -1;
+}
+
+/*
+ * DDL in an extended batch is carried by its text after the batch; one
+ * that needs more (CREATE TABLE AS, a role's password, a refused form) is
+ * refused before anything runs: returns 1 (the error was sent), 0 when
+ * not refused, -1 when the session ended.
+ */
+static int
+ext_ddl_refused(struct proxy_client *cl, const struct wp_ext *x)
+{
+	const struct proxy_hooks *h = &cl->px->hooks;
+	char		why[PROXY_ERRMSG_LEN] = "";
+
+	for (int i = 0; i < x->n_ddl && h->ddl_plan != NULL && why[0] == '\0'; i++)
+	{
+		struct sql_ddl_plan plan = {.pw_loc = -1};
+
+		h->ddl_plan(h->arg, x->ddl[i], &plan);
+		if (plan.refuse[0] != '\0')
+			snprintf(why, sizeof(why), "%s", plan.refuse);
+		else if (plan.before != NULL || plan.pw_loc >= 0)
+			snprintf(why, sizeof(why), "pgquorum replicates this statement (CREATE TABLE AS, "
+					 "or a role's password) only when it is sent as a simple Query; it was not run");
+		free(plan.before);
+	}
+	if (why[0] == '\0')
+		return 0;
+	return send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED, why) < 0 ? -1 : 1;
 }
 
 /* An extended-protocol batch ending with Sync on the primary. */
@@ -1193,6 +1373,13 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 		wp->wrote |= x.writes;
 		return forward_plain(cl, p, n);
 	}
+	switch (ext_ddl_refused(cl, &x))
+	{
+		case 1:
+			return send_z(cl, status);
+		case -1:
+			return -1;
+	}
 	if ((op = op_new()) == NULL)
 		goto oom;
 	wp->txn_flags |= x.flags;
@@ -1208,7 +1395,7 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 			memcpy(s->data + x.commit_off, sync, 5);
 		}
 		for (int i = 0; i < x.n_ddl; i++)
-			if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i])))
+			if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i]), true))
 				goto oom_op;
 		op->ok_len = build_cc(op->ok_msgs, sizeof(op->ok_msgs), "COMMIT");
 		if (op_add(op, S_COMMIT, NULL, 0, false) == NULL)
@@ -1225,7 +1412,7 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 	if (op_add(op, S_FORWARD, p, n, false) == NULL)
 		goto oom_op;
 	for (int i = 0; i < x.n_ddl; i++)
-		if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i])))
+		if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i]), true))
 			goto oom_op;
 	if (status == PQ_TXN_IDLE && op_add(op, S_COMMIT, NULL, 0, false) == NULL)
 		goto oom_op;
@@ -1243,20 +1430,115 @@ oom:
 	return -1;
 }
 
+/* Offset of the last whole message of p[0..n). */
+static size_t
+last_msg_off(const uint8_t *p, size_t n)
+{
+	size_t		last = 0;
+
+	for (size_t off = 0; off + PQ_HEADER_LEN <= n; off += 1 + pq_get_uint32(p + off + 1))
+		last = off;
+	return last;
+}
+
+/*
+ * Have the server raise our error in place of the client's statement: the
+ * client gets ErrorResponse + ReadyForQuery from PostgreSQL itself, and a
+ * transaction block is aborted as by any error in it.
+ */
+static int
+refuse_in_server(struct proxy_client *cl, const char *msg)
+{
+	static const char pre[] = "DO $pgq$BEGIN RAISE EXCEPTION USING ERRCODE = "
+		"'feature_not_supported', MESSAGE = '";
+	char		sql[sizeof(pre) + 2 * PROXY_ERRMSG_LEN + 32];
+	size_t		k = sizeof(pre) - 1;
+
+	memcpy(sql, pre, k);
+	for (const char *c = msg; *c && k < sizeof(sql) - 32; c++)
+	{
+		if (*c == '\'')
+			sql[k++] = '\'';
+		if (*c != '$')
+			sql[k++] = *c;
+	}
+	memcpy(sql + k, "'; END$pgq$", 12);
+	pgq_info("proxy: session %u: refused: %s", cl->id, msg);
+	return query_to_backend(cl, sql, WP_FWD);
+}
+
+/* What in flags pgquorum cannot replicate, or NULL. */
+static const char *
+unreplicable(uint32_t flags)
+{
+	if (flags & SQL_F_USES_LARGE_OBJECT)
+		return "large objects (lo_create, lo_import, lo_open, lo_write, lo_put, lo_unlink, ...) "
+			"are not replicated by pgquorum (logical decoding does not carry them): "
+			"store the data in a bytea column";
+	if (flags & SQL_F_EMITS_MESSAGE)
+		return "pg_logical_emit_message() is refused through pgquorum: its messages share "
+			"the stream that carries pgquorum's own DDL";
+	return NULL;
+}
+
+/*
+ * A Query whose statements cannot be replicated, on any node: refused in
+ * the server's name.  Returns 1 when refused, 0 when not, -1 on error.
+ */
+static int
+refuse_unreplicable_query(struct proxy_client *cl, const char *text)
+{
+	struct wp_text t;
+	const char *why;
+
+	classify_text(cl, text, &t);
+	free(t.st);
+	why = unreplicable(t.flags);
+	if (why == NULL && (t.txn1 == SQL_TXN_PREPARE || t.txn1 == SQL_TXN_COMMIT_PREPARED ||
+						t.txn1 == SQL_TXN_ROLLBACK_PREPARED))
+		why = "PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED are refused through "
+			"pgquorum: it ends every writing transaction with its own two-phase commit";
+	if (why == NULL)
+		return 0;
+	return refuse_in_server(cl, why) < 0 ? -1 : 1;
+}
+
 static int
 wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
-	if (!primary(cl) || last == PqMsg_FunctionCall)
-	{
-		if (last == PqMsg_Sync)
-		{
-			struct wp_ext x;
+	size_t		moff = last_msg_off(p, n);
+	int			rc;
 
-			analyze_ext(cl, p, n, &x);	/* keep the maps current */
-			if ((x.writes || x.notxn) && last != PqMsg_FunctionCall)
-				return refuse_write(cl);
-		}
-		else if (last == PqMsg_Query && n > 0 && p[0] == PqMsg_Query && p[n - 1] == '\0')
+	if (last == PqMsg_FunctionCall)
+	{
+		if (moff > 0 && forward_plain(cl, p, moff) < 0)
+			return -1;
+		return refuse_in_server(cl, "the fastpath function call protocol (used by libpq's "
+								"large-object functions lo_import, lo_export, lo_read, lo_write, "
+								"...) is not supported by pgquorum: large objects are not "
+								"replicated");
+	}
+	if (last == PqMsg_Query && p[n - 1] == '\0' &&
+		(rc = refuse_unreplicable_query(cl, (const char *) p + moff + PQ_HEADER_LEN)) != 0)
+	{
+		if (rc < 0 || (moff > 0 && forward_plain(cl, p, moff) < 0))
+			return -1;
+		return 0;
+	}
+	if (last == PqMsg_Sync)
+	{
+		struct wp_ext x;
+		const char *why;
+
+		analyze_ext(cl, p, n, &x);	/* keeps the maps current */
+		if ((why = unreplicable(x.flags)) != NULL)
+			return refuse_in_server(cl, why);
+		if (!primary(cl) && (x.writes || x.notxn))
+			return refuse_write(cl);
+	}
+	if (!primary(cl))
+	{
+		if (last == PqMsg_Query && p[0] == PqMsg_Query && p[n - 1] == '\0')
 		{
 			struct wp_text t;
 
@@ -1270,15 +1552,11 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 	if (last == PqMsg_Query)
 	{
 		/* a Query alone (extended messages before it go first) */
-		if (n > 0 && p[0] != PqMsg_Query)
+		if (moff > 0)
 		{
-			size_t		qoff = 0;
-
-			for (size_t off = 0; off < n; off += 1 + pq_get_uint32(p + off + 1))
-				qoff = off;
-			if (forward_plain(cl, p, qoff) < 0)
+			if (forward_plain(cl, p, moff) < 0)
 				return -1;
-			return batch_query(cl, p + qoff, n - qoff) < 0 ? -1 : 0;
+			return batch_query(cl, p + moff, n - moff) < 0 ? -1 : 0;
 		}
 		return batch_query(cl, p, n);
 	}
