@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,13 @@ struct node
 	struct commit *commit;
 	struct control *control;
 	sql_cache  *sql;			/* the proxy's statement classifications */
+	/* Each member's client address, resolved at start (forwarding). */
+	struct
+	{
+		uint32_t	id;
+		socklen_t	len;		/* 0: could not be resolved */
+		struct sockaddr_storage addr;
+	}			client_addrs[PGQ_MAX_NODES];
 	ev_signal	sigterm;
 	ev_signal	sigint;
 	ev_signal	sighup;
@@ -241,6 +249,63 @@ hook_commit_wait(void *arg, const char *txn_id, proxy_commit_cb cb, void *cb_arg
 	return 0;
 }
 
+/* The primary's client address, for a secondary's forwarded writes. */
+static int
+hook_primary_addr(void *arg, struct sockaddr_storage *addr, socklen_t *len)
+{
+	struct node *node = arg;
+	struct sync_node_info info;
+
+	sync_node_status(node->sync, &info);
+	if (info.leader_id == 0 || info.leader_id == node->cfg->node_id)
+		return -1;
+	for (int i = 0; i < node->cfg->n_nodes; i++)
+		if (node->client_addrs[i].id == info.leader_id && node->client_addrs[i].len > 0)
+		{
+			memcpy(addr, &node->client_addrs[i].addr, node->client_addrs[i].len);
+			*len = node->client_addrs[i].len;
+			return 0;
+		}
+	return -1;
+}
+
+/* Resolve every member's client address once (getaddrinfo may block). */
+static void
+resolve_client_addrs(struct node *node)
+{
+	for (int i = 0; i < node->cfg->n_nodes; i++)
+	{
+		const struct pgq_node_addr *n = &node->cfg->nodes[i];
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+		struct addrinfo *res = NULL;
+		char		port[8];
+		int			rc;
+
+		node->client_addrs[i].id = n->id;
+		node->client_addrs[i].len = 0;
+		snprintf(port, sizeof(port), "%u", (unsigned) n->client.port);
+		rc = getaddrinfo(n->client.host, port, &hints, &res);
+		if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(struct sockaddr_storage))
+		{
+			pgq_warn("cannot resolve node %u's client address %s: %s; writes on this "
+					 "node are refused while it is the primary", n->id, n->client.host,
+					 rc != 0 ? gai_strerror(rc) : "no address");
+			if (res != NULL)
+				freeaddrinfo(res);
+			continue;
+		}
+		memcpy(&node->client_addrs[i].addr, res->ai_addr, res->ai_addrlen);
+		node->client_addrs[i].len = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+}
+
+static bool
+hook_db_captured(void *arg, const char *db)
+{
+	return commit_captures(((struct node *) arg)->commit, db);
+}
+
 static const struct sql_result *
 hook_classify(void *arg, const char *query)
 {
@@ -316,6 +381,7 @@ node_start(struct node *node)
 		pgq_fatal("%s", err);
 		return -1;
 	}
+	resolve_client_addrs(node);
 	node->sql = sql_cache_new(4096, NULL);
 	if (node->sql == NULL)
 	{
@@ -328,6 +394,8 @@ node_start(struct node *node)
 		.classify = hook_classify,
 		.statement = hook_statement,
 		.ddl_plan = hook_ddl_plan,
+		.primary_addr = hook_primary_addr,
+		.db_captured = hook_db_captured,
 		.arg = node,
 		.node_id = (uint32_t) node->cfg->node_id,
 	});

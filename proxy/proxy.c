@@ -451,8 +451,12 @@ on_cancel_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Send PostgreSQL's CancelRequest for its backend pid/key, fire and forget. */
 static void
-send_cancel(struct proxy *px, uint32_t pid, uint32_t key)
+send_cancel(struct proxy *px, const struct proxy_backend *be)
 {
+	const struct sockaddr_storage *addr = be->fwd_addr ? be->fwd_addr : &px->be_addr;
+	socklen_t	addrlen = be->fwd_addr ? be->fwd_addrlen : px->be_addrlen;
+	uint32_t	pid = be->be_pid,
+				key = be->be_key;
 	struct proxy_cancel *c;
 	int			fd;
 
@@ -461,8 +465,8 @@ send_cancel(struct proxy *px, uint32_t pid, uint32_t key)
 		pgq_warn("proxy: too many cancel requests in flight; dropped one");
 		return;
 	}
-	fd = socket(px->be_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || (connect(fd, (struct sockaddr *) &px->be_addr, px->be_addrlen) < 0 &&
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || (connect(fd, (const struct sockaddr *) addr, addrlen) < 0 &&
 				   errno != EINPROGRESS) || (c = calloc(1, sizeof(*c))) == NULL)
 	{
 		pgq_warn("proxy: could not connect for a cancel request: %s", strerror(errno));
@@ -499,7 +503,7 @@ proxy_cancel_request(struct proxy *px, uint32_t pid, uint32_t key)
 			continue;
 		/* Compare the whole key; a wrong key is ignored silently, as PostgreSQL does. */
 		if (cl->cancel_key == key && cl->be != NULL)
-			send_cancel(px, cl->be->be_pid, cl->be->be_key);
+			send_cancel(px, cl->be);	/* the local server or the primary node */
 		return;
 	}
 	pgq_debug("proxy: cancel request for unknown session %u", pid);

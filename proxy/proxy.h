@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct ev_loop;
 struct pgq_config;
@@ -62,6 +63,13 @@ struct proxy_hooks
 							  const char *sql, proxy_stmt_cb cb, void *cb_arg);
 	/* sql/sql_ddl.h's sql_ddl_plan_make; plan->before is malloc'd */
 	void		(*ddl_plan) (void *arg, const char *stmt, struct sql_ddl_plan *plan);
+	/* The current primary's client address; -1 when none is known or this
+	 * node is the primary.  NULL: writes on a secondary are refused. */
+	int			(*primary_addr) (void *arg, struct sockaddr_storage *addr,
+								 socklen_t *len);
+	/* Can a transaction in database db commit through the log now (its
+	 * capture is streaming)?  NULL: yes. */
+	bool		(*db_captured) (void *arg, const char *db);
 	void	   *arg;
 	uint32_t	node_id;
 };

@@ -37,6 +37,16 @@ static const struct pq_type_rule login_rules[256] = {
 };
 
 static void backend_ready(struct proxy_backend *be);
+static void backend_fail(struct proxy_backend *be, const uint8_t *err, size_t errlen);
+static void on_backend_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_backend_read(struct ev_loop *loop, ev_io *w, int revents);
+static void on_backend_write(struct ev_loop *loop, ev_io *w, int revents);
+
+static const char *
+backend_target(const struct proxy_backend *be)
+{
+	return be->fwd_addr != NULL ? "the primary node" : "the local PostgreSQL";
+}
 static void backend_open(struct proxy_pool *pool, struct proxy_client *cl);
 static void backend_relay_read(struct proxy_backend *be);
 static int	backend_login_message(struct proxy_backend *be, uint8_t type,
@@ -183,9 +193,14 @@ on_backend_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy_backend *be = w->data;
 
-	pgq_warn("proxy: backend for \"%s\"/\"%s\" did not answer in time (%s); closing it",
-			 be->pool->database, be->pool->user,
+	pgq_warn("proxy: backend for \"%s\"/\"%s\" on %s did not answer in time (%s); closing it",
+			 be->pool->database, be->pool->user, backend_target(be),
 			 be->state == BE_RESETTING ? "reset" : "login");
+	if (be->fwd_addr != NULL)
+	{
+		proxy_forward_failed(be, NULL, 0);
+		return;
+	}
 	if (be->client != NULL && be->client->state == CL_WAIT_BACKEND)
 		proxy_client_backend_failed(be->client, NULL, 0);
 	proxy_backend_close(be);
@@ -196,6 +211,11 @@ backend_fail(struct proxy_backend *be, const uint8_t *err, size_t errlen)
 {
 	struct proxy_client *cl = be->client;
 
+	if (be->fwd_addr != NULL)
+	{
+		proxy_forward_failed(be, err, errlen);
+		return;
+	}
 	be->client = NULL;
 	if (cl != NULL && cl->state == CL_WAIT_BACKEND)
 		proxy_client_backend_failed(cl, err, errlen);
@@ -272,7 +292,7 @@ backend_connected(struct proxy_backend *be)
 	ev_io_stop(be->px->loop, &be->conn.wio);
 	if (getsockopt(be->conn.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0)
 	{
-		pgq_warn("proxy: could not connect to the local PostgreSQL: %s",
+		pgq_warn("proxy: could not connect to %s: %s", backend_target(be),
 				 strerror(soerr ? soerr : errno));
 		backend_fail(be, NULL, 0);
 		return;
@@ -305,27 +325,33 @@ on_backend_write(struct ev_loop *loop, ev_io *w, int revents)
 		proxy_client_resume(be->client);
 }
 
-static void
-backend_open(struct proxy_pool *pool, struct proxy_client *cl)
+/*
+ * A new connection for cl to addr, opened with startup; fwd: to the primary
+ * node, outside the pool's count.  NULL when it could not be started.
+ */
+static struct proxy_backend *
+backend_new(struct proxy_pool *pool, struct proxy_client *cl,
+			const struct sockaddr_storage *addr, socklen_t addrlen,
+			const uint8_t *startup, size_t startup_len, bool fwd)
 {
 	struct proxy *px = cl->px;
 	struct proxy_backend *be = calloc(1, sizeof(*be));
-	int			fd = socket(px->be_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int			fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	PGQ_ASSERT(pool->n_backends < px->cfg->pool_size);
-	if (be == NULL || fd < 0 || (be->startup = malloc(cl->startup_len)) == NULL ||
-		(be->in = malloc(PROXY_PRE_BUF)) == NULL)
+	if (be == NULL || fd < 0 || (be->startup = malloc(startup_len)) == NULL ||
+		(be->in = malloc(PROXY_PRE_BUF)) == NULL ||
+		(fwd && (be->fwd_addr = malloc(sizeof(*addr))) == NULL))
 	{
 		pgq_error("proxy: cannot open a backend: %s", be ? strerror(errno) : "out of memory");
 		if (be != NULL)
 		{
 			free(be->startup);
+			free(be->in);
 			free(be);
 		}
 		if (fd >= 0)
 			close(fd);
-		proxy_client_backend_failed(cl, NULL, 0);
-		return;
+		return NULL;
 	}
 	be->px = px;
 	be->pool = pool;
@@ -333,21 +359,43 @@ backend_open(struct proxy_pool *pool, struct proxy_client *cl)
 	be->state = BE_CONNECTING;
 	proxy_list_init(&be->pool_link);
 	proxy_list_append(&px->backends[BE_CONNECTING], &be->link);
-	pool->n_backends++;
-	memcpy(be->startup, cl->startup, cl->startup_len);
-	be->startup_len = cl->startup_len;
+	if (fwd)
+	{
+		memcpy(be->fwd_addr, addr, sizeof(*addr));
+		be->fwd_addrlen = addrlen;
+	}
+	else
+		pool->n_backends++;
+	memcpy(be->startup, startup, startup_len);
+	be->startup_len = (uint32_t) startup_len;
 	proxy_conn_init(&be->conn, px, fd, on_backend_read, on_backend_write, be);
 	ev_timer_init(&be->timer, on_backend_timer, be->px->cfg->client_login_timeout_ms / 1000.0, 0.);
 	be->timer.data = be;
 	ev_timer_start(px->loop, &be->timer);
-	if (connect(fd, (struct sockaddr *) &px->be_addr, px->be_addrlen) < 0 &&
-		errno != EINPROGRESS)
+	if (connect(fd, (const struct sockaddr *) addr, addrlen) < 0 && errno != EINPROGRESS)
 	{
-		pgq_warn("proxy: could not connect to the local PostgreSQL: %s", strerror(errno));
+		pgq_warn("proxy: could not connect to %s: %s", backend_target(be), strerror(errno));
 		backend_fail(be, NULL, 0);
-		return;
+		return NULL;
 	}
 	ev_io_start(px->loop, &be->conn.wio);
+	return be;
+}
+
+static void
+backend_open(struct proxy_pool *pool, struct proxy_client *cl)
+{
+	PGQ_ASSERT(pool->n_backends < cl->px->cfg->pool_size);
+	if (backend_new(pool, cl, &cl->px->be_addr, cl->px->be_addrlen, cl->startup,
+					cl->startup_len, false) == NULL && cl->state == CL_WAIT_BACKEND)
+		proxy_client_backend_failed(cl, NULL, 0);
+}
+
+struct proxy_backend *
+proxy_backend_open_forward(struct proxy_client *cl, const struct sockaddr_storage *addr,
+						   socklen_t addrlen, const uint8_t *startup, size_t len)
+{
+	return backend_new(cl->pool, cl, addr, addrlen, startup, len, true);
 }
 
 void
@@ -357,6 +405,14 @@ proxy_backend_close(struct proxy_backend *be)
 
 	if (be->state == BE_CLOSING)
 		return;
+	if (be->fwd_addr != NULL)
+	{
+		proxy_forward_closed(be);
+		proxy_backend_set_state(be, BE_CLOSING);
+		proxy_conn_close(px, &be->conn);
+		ev_timer_stop(px->loop, &be->timer);
+		return;
+	}
 	if (be->client != NULL && be->client->be == be)
 	{
 		struct proxy_client *cl = be->client;
@@ -385,6 +441,7 @@ proxy_backend_free(struct proxy_backend *be)
 	free(be->startup);
 	free(be->params);
 	free(be->scram);
+	free(be->fwd_addr);
 	free(be);
 }
 
@@ -408,6 +465,11 @@ backend_ready(struct proxy_backend *be)
 	free(be->scram);
 	be->scram = NULL;
 	be->txn = PQ_TXN_IDLE;
+	if (be->fwd_addr != NULL)
+	{
+		proxy_forward_ready(be);
+		return;
+	}
 	if (cl != NULL && cl->state == CL_WAIT_BACKEND)
 	{
 		backend_give(be, cl);

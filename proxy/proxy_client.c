@@ -200,6 +200,7 @@ proxy_client_close(struct proxy_client *cl)
 
 	if (cl->state == CL_CLOSING)
 		return;
+	proxy_forward_drop(cl);
 	if (cl->be != NULL)
 	{
 		struct proxy_backend *be = cl->be;
@@ -235,6 +236,7 @@ proxy_client_free(struct proxy_client *cl)
 		proxy_auth_free(cl->auth);
 	cl->px->n_clients--;
 	proxy_write_client_free(cl);
+	free(cl->fwd_err);
 	free(cl->in);
 	free(cl->startup);
 	free(cl);
@@ -262,6 +264,11 @@ client_build_startup(struct proxy_client *cl, const uint8_t *pkt, size_t len,
 	{
 		if (strncmp(name, "_pq_.", 5) == 0)
 			continue;
+		if (strcmp(name, "pgquorum.forwarded") == 0)
+		{
+			cl->forwarded_in = true;	/* never forwarded again */
+			continue;
+		}
 		has_db |= strcmp(name, "database") == 0 && value[0] != '\0';
 		if (strcmp(name, "database") == 0 && value[0] == '\0')
 			continue;
@@ -574,7 +581,7 @@ proxy_client_link(struct proxy_client *cl, struct proxy_backend *be)
 	struct pq_build b;
 
 	PGQ_ASSERT(cl->state == CL_WAIT_BACKEND && be->client == cl);
-	cl->be = be;
+	cl->be = cl->home = be;
 	proxy_client_set_state(cl, CL_ACTIVE);
 	if (buf == NULL)
 	{

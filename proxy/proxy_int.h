@@ -43,6 +43,7 @@
 #define PROXY_SSL_READ_LOOPS	16			/* SSL_pending rounds per event */
 #define PROXY_ERRMSG_LEN		512
 #define PROXY_OVER_LIMIT_SLOTS	64			/* refused clients still read */
+#define PROXY_COMMIT_INDEX_PARAM "pgquorum.commit_index"	/* primary -> forwarding node */
 
 struct proxy;
 struct proxy_client;
@@ -151,6 +152,14 @@ struct proxy_client
 	bool		parsing;		/* client_process_pre is consuming cl->in */
 	ev_tstamp	last_active;	/* last bytes from the client */
 	struct proxy_wp *wp;		/* owned; write path state (hooks set) */
+	/* Forwarding to the primary (proxy_forward.c): be is home or fwd. */
+	struct proxy_backend *home;	/* the local backend, once linked */
+	struct proxy_backend *fwd;	/* owned; connection to the primary node */
+	uint8_t    *fwd_err;		/* owned; why the last forward failed */
+	uint32_t	fwd_err_len;
+	bool		fwd_wait;		/* a batch waits for fwd to log in */
+	bool		forwarded_in;	/* this session came from another node */
+	uint64_t	last_write_index;	/* log index of its last committed write */
 };
 
 enum backend_state
@@ -191,9 +200,13 @@ struct proxy_backend
 	bool		flt_saw_error;	/* an ErrorResponse since the mode was set */
 	bool		flt_part;		/* flt_part_disp holds for a partial message */
 	uint8_t		flt_part_disp;
+	uint32_t	flt_drop;		/* ParseComplete/CloseComplete not for the client */
 	uint8_t    *flt_err;		/* owned; captured ErrorResponse */
 	uint32_t	flt_err_len;
 	struct proxy_scram_client *scram;	/* owned during SASL login */
+	struct sockaddr_storage *fwd_addr;	/* owned; set on a connection to the
+										 * primary node, NULL for the local server */
+	socklen_t	fwd_addrlen;
 };
 
 struct proxy_pool
@@ -336,6 +349,27 @@ int			proxy_write_client_bytes(struct proxy_client *cl, const uint8_t *data, siz
 void		proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n);
 void		proxy_write_client_free(struct proxy_client *cl);
 void		proxy_write_backend_free(struct proxy_backend *be);
+
+/* proxy_backend.c: a connection to the primary node for cl (not pooled). */
+struct proxy_backend *proxy_backend_open_forward(struct proxy_client *cl,
+												 const struct sockaddr_storage *addr,
+												 socklen_t addrlen,
+												 const uint8_t *startup, size_t len);
+
+/* proxy_forward.c: a secondary's session moves its writing transactions to
+ * the primary node (docs/proxy.md, "Forwarding"). */
+/* Start (or wait for) the connection; 0 when ready, 1 to wait, -1 no primary. */
+int			proxy_forward_prepare(struct proxy_client *cl);
+/* The forward connection logged in, failed, or closed. */
+void		proxy_forward_ready(struct proxy_backend *be);
+void		proxy_forward_failed(struct proxy_backend *be, const uint8_t *err, size_t len);
+void		proxy_forward_closed(struct proxy_backend *be);
+/* Drop the forward connection (session end). */
+void		proxy_forward_drop(struct proxy_client *cl);
+/* Back to the local backend when the forwarded transaction is over. */
+void		proxy_forward_maybe_home(struct proxy_client *cl);
+/* proxy_write.c: handle held input again. */
+int			proxy_write_pump(struct proxy_client *cl);
 
 /* proxy.c */
 void		proxy_client_set_state(struct proxy_client *cl, enum client_state st);

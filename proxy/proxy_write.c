@@ -56,6 +56,7 @@ enum step_kind
 	S_FORWARD,
 	S_COMMIT,
 	S_STATEMENT,				/* log the statement; answer once it ran */
+	S_SWITCH,					/* forwarding: the session moves to the primary */
 };
 
 enum wp_next
@@ -97,6 +98,13 @@ struct wp_stmt
 {
 	char	   *name;
 	char	   *ddl;			/* owned text when the statement is DDL */
+	uint8_t    *parse;			/* owned: the whole Parse message (forwarding) */
+	uint32_t	parse_len;
+	/* Once the session forwarded: which connection has it (ex_*) and with
+	 * this definition (on_*); index 0 the local backend, 1 the primary. */
+	bool		ex[2],
+				on[2],
+				live;			/* defined as far as the client knows */
 	bool		writes;
 	bool		notxn;
 	uint8_t		txn;			/* single TXN_CONTROL statement: its kind */
@@ -126,6 +134,14 @@ struct proxy_wp
 	struct wp_portal *portals;
 	int			n_portals,
 				cap_portals;
+	/* Forwarding (a secondary's writes go to the primary node). */
+	bool		fwd_used;		/* the statement map tracks both connections */
+	char	   *sess;			/* owned: SET/PREPARE/... texts to replay there */
+	size_t		sess_len;
+	bool		sess_sent;		/* the primary connection has sess */
+	char	   *begin;			/* owned: the BEGIN of the local transaction */
+	uint32_t	since_begin;	/* batches run in it after BEGIN */
+	bool		savepoint;		/* it has a savepoint */
 };
 
 struct pq_type_rule proxy_backend_all_rules[256];
@@ -142,6 +158,9 @@ init_all_rules(void)
 }
 
 static int	wp_pump(struct proxy_client *cl);
+static bool primary(struct proxy_client *cl);
+static int	side_prepare(struct proxy_client *cl, const uint8_t *p, size_t n,
+						 uint8_t **out, size_t *out_len);
 static void op_run(struct proxy_client *cl);
 static void op_end(struct proxy_client *cl, char status);
 static void op_statement(struct proxy_client *cl, const char *sql);
@@ -224,6 +243,14 @@ send_error(struct proxy_client *cl, const char *sqlstate, const char *msg)
 	return to_client(cl, buf, len);
 }
 
+static int
+send_error_z(struct proxy_client *cl, const char *sqlstate, const char *msg, char status)
+{
+	if (send_error(cl, sqlstate, msg) < 0)
+		return -1;
+	return send_z(cl, status);
+}
+
 static bool
 is_sync_point(uint8_t type)
 {
@@ -256,6 +283,25 @@ to_backend(struct proxy_client *cl, const uint8_t *p, size_t n, int mode)
 	}
 	if (any)
 		be->unsynced = !last_sync;
+	if (cl->wp->fwd_used)
+	{
+		uint8_t    *prep = NULL;
+		size_t		prep_len = 0;
+		int			drop = side_prepare(cl, p, n, &prep, &prep_len);
+		int			rc = drop < 0 ? -1 : 0;
+
+		if (rc == 0 && prep_len > 0)
+			rc = proxy_conn_send(cl->px, &be->conn, prep, prep_len);
+		free(prep);
+		if (rc < 0)
+		{
+			proxy_client_error(cl, "FATAL", PQ_SQLSTATE_CONNECTION_FAILURE,
+							   "lost the connection to %s",
+							   be == cl->fwd ? "the primary node" : "the local PostgreSQL server");
+			return -1;
+		}
+		be->flt_drop += (uint32_t) drop;
+	}
 	if (proxy_conn_send(cl->px, &be->conn, p, n) < 0)
 	{
 		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_CONNECTION_FAILURE,
@@ -307,6 +353,7 @@ stmt_remove(struct proxy_wp *wp, const char *name)
 		return;
 	free(s->name);
 	free(s->ddl);
+	free(s->parse);
 	*s = wp->stmts[--wp->n_stmts];
 }
 
@@ -428,9 +475,9 @@ classify_text(struct proxy_client *cl, const char *text, struct wp_text *t)
 		t->n = 0;				/* out of memory: no split */
 }
 
-/* Parse: remember what the named statement does. */
+/* Parse (msg is the whole message): remember what the statement does. */
 static void
-note_parse(struct proxy_client *cl, const uint8_t *body, size_t len)
+note_parse(struct proxy_client *cl, const uint8_t *msg, size_t msglen)
 {
 	struct proxy_wp *wp = cl->wp;
 	struct pq_reader r;
@@ -439,31 +486,35 @@ note_parse(struct proxy_client *cl, const uint8_t *body, size_t len)
 	struct wp_text t;
 	struct wp_stmt *s;
 
-	pq_reader_init(&r, body, len);
+	pq_reader_init(&r, msg + PQ_HEADER_LEN, msglen - PQ_HEADER_LEN);
 	name = pq_read_string(&r);
 	query = pq_read_string(&r);
 	if (name == NULL || query == NULL)
 		return;
-	stmt_remove(wp, name);
-	if (wp->n_stmts == wp->cap_stmts)
+	if ((s = stmt_find(wp, name)) == NULL)
 	{
-		int			nc = wp->cap_stmts ? wp->cap_stmts * 2 : 8;
-		struct wp_stmt *ns = realloc(wp->stmts, nc * sizeof(*ns));
+		if (wp->n_stmts == wp->cap_stmts)
+		{
+			int			nc = wp->cap_stmts ? wp->cap_stmts * 2 : 8;
+			struct wp_stmt *ns = realloc(wp->stmts, nc * sizeof(*ns));
 
-		if (ns == NULL)
+			if (ns == NULL)
+				return;
+			wp->stmts = ns;
+			wp->cap_stmts = nc;
+		}
+		s = &wp->stmts[wp->n_stmts];
+		memset(s, 0, sizeof(*s));
+		if ((s->name = strdup(name)) == NULL)
 			return;
-		wp->stmts = ns;
-		wp->cap_stmts = nc;
+		wp->n_stmts++;
 	}
+	free(s->ddl);
+	s->ddl = NULL;
+	free(s->parse);
+	s->parse = NULL;
+	s->parse_len = 0;
 	classify_text(cl, query, &t);
-	s = &wp->stmts[wp->n_stmts];
-	memset(s, 0, sizeof(*s));
-	s->name = strdup(name);
-	if (s->name == NULL)
-	{
-		free(t.st);
-		return;
-	}
 	s->writes = t.writes;
 	s->notxn = t.notxn;
 	s->txn = t.txn1;
@@ -471,7 +522,16 @@ note_parse(struct proxy_client *cl, const uint8_t *body, size_t len)
 	s->flags = t.flags;
 	if (t.ddl)
 		s->ddl = strdup(query);
-	wp->n_stmts++;
+	if (wp->fwd_used || s->txn == SQL_TXN_BEGIN || !primary(cl))
+	{
+		if ((s->parse = malloc(msglen)) != NULL)
+		{
+			memcpy(s->parse, msg, msglen);
+			s->parse_len = (uint32_t) msglen;
+		}
+	}
+	if (!wp->fwd_used)
+		s->ex[0] = s->on[0] = s->live = true;
 	free(t.st);
 }
 
@@ -485,6 +545,7 @@ struct wp_ext
 	int			n_exec;
 	long		commit_off;		/* the COMMIT Execute, when it ends the batch */
 	const char *ddl[16];		/* borrowed from the statement map */
+	const char *begin;			/* BEGIN text executed (forwarding), borrowed */
 	int			n_ddl;
 	bool		ddl_overflow;
 };
@@ -510,7 +571,7 @@ analyze_ext(struct proxy_client *cl, const uint8_t *p, size_t n, struct wp_ext *
 		switch (type)
 		{
 			case PqMsg_Parse:
-				note_parse(cl, body, len - 4);
+				note_parse(cl, p + off, 1 + (size_t) len);
 				break;
 			case PqMsg_Bind:
 				a = pq_read_string(&r);
@@ -519,7 +580,9 @@ analyze_ext(struct proxy_client *cl, const uint8_t *p, size_t n, struct wp_ext *
 					portal_set(wp, a, b);
 				break;
 			case PqMsg_Close:
-				if (pq_read_byte(&r) == 'S' && (a = pq_read_string(&r)) != NULL)
+				/* once forwarding, side_prepare() keeps the map */
+				if (!wp->fwd_used && pq_read_byte(&r) == 'S' &&
+					(a = pq_read_string(&r)) != NULL)
 					stmt_remove(wp, a);
 				break;
 			case PqMsg_Execute:
@@ -540,6 +603,9 @@ analyze_ext(struct proxy_client *cl, const uint8_t *p, size_t n, struct wp_ext *
 					x->writes |= s->writes;
 					x->notxn |= s->notxn;
 					x->flags |= s->flags;
+					if (s->txn == SQL_TXN_BEGIN && s->parse != NULL)
+						x->begin = (const char *) s->parse + PQ_HEADER_LEN +
+							strlen(s->name) + 1;
 					if (s->txn == SQL_TXN_COMMIT && !s->chain)
 						commit_off = (long) off;
 					else if (s->txn != SQL_TXN_NONE)
@@ -819,6 +885,7 @@ op_end(struct proxy_client *cl, char status)
 	}
 	if (cl->state != CL_ACTIVE)
 		return;
+	proxy_forward_maybe_home(cl);
 	if (cl->be != NULL && cl->be->conn.out_len <= PROXY_OUT_HIGH)
 		proxy_conn_read_start(cl->px, &cl->conn);
 	(void) wp_pump(cl);
@@ -887,6 +954,17 @@ op_commit(struct proxy_client *cl)
 		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
 		return;
 	}
+	if (px->hooks.db_captured != NULL && !px->hooks.db_captured(px->hooks.arg, cl->pool->database))
+	{
+		snprintf(msg, sizeof(msg),
+				 "could not commit: database \"%s\" is not captured yet (its capture is "
+				 "starting, or the database was created moments ago); the transaction was "
+				 "rolled back: retry it", cl->pool->database);
+		op_set_error(op, SQLSTATE_SERIALIZATION, msg);
+		op->next = N_SEND_ERR;
+		(void) query_to_backend(cl, "ROLLBACK", WP_SWALLOW);
+		return;
+	}
 	snprintf(op->gid, sizeof(op->gid), "pgq_%u_%llx_%llu", px->hooks.node_id,
 			 (unsigned long long) px->gid_epoch, (unsigned long long) ++px->gid_seq);
 	snprintf(sql, sizeof(sql),
@@ -923,6 +1001,17 @@ op_run(struct proxy_client *cl)
 		case S_STATEMENT:
 			op_statement(cl, (const char *) s->data);
 			break;
+		case S_SWITCH:
+			if (cl->fwd == NULL || cl->fwd->state != BE_ACTIVE)
+			{
+				op_set_error(op, PQ_SQLSTATE_CONNECTION_FAILURE,
+							 "lost the connection to the primary node");
+				op_finish(cl, cl->be->txn);
+				break;
+			}
+			cl->be = cl->fwd;
+			op_run(cl);
+			break;
 	}
 }
 
@@ -945,6 +1034,54 @@ waiter_done(void *arg)
 	return cl;
 }
 
+/*
+ * To the node that forwarded this session: the log index its write
+ * committed at, as a ParameterStatus that node takes out of the stream
+ * (note_commit_index), so that its read_consistency = session can wait for
+ * it.
+ */
+static int
+send_commit_index(struct proxy_client *cl, uint64_t index)
+{
+	uint8_t		buf[128];
+	char		value[24];
+	struct pq_build b;
+
+	snprintf(value, sizeof(value), "%llu", (unsigned long long) index);
+	pq_build_init(&b, buf, sizeof(buf));
+	pq_build_begin(&b, PqMsg_ParameterStatus);
+	pq_build_string(&b, PROXY_COMMIT_INDEX_PARAM);
+	pq_build_string(&b, value);
+	pq_build_end(&b);
+	PGQ_ASSERT(!b.overflow);
+	return to_client(cl, buf, b.len);
+}
+
+/* A ParameterStatus p[0..n) from the primary node: the commit index of
+ * this session's forwarded write?  Then it is ours, not the client's. */
+static bool
+note_commit_index(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	static const char name[] = PROXY_COMMIT_INDEX_PARAM;
+	struct pq_reader r;
+	const char *k,
+			   *v;
+	char	   *end;
+	unsigned long long idx;
+
+	if (n < PQ_HEADER_LEN + sizeof(name) || memcmp(p + PQ_HEADER_LEN, name, sizeof(name)) != 0)
+		return false;
+	pq_reader_init(&r, p + PQ_HEADER_LEN, n - PQ_HEADER_LEN);
+	k = pq_read_string(&r);
+	v = pq_read_string(&r);
+	if (k == NULL || v == NULL)
+		return false;
+	idx = strtoull(v, &end, 10);
+	if (*end == '\0' && idx > cl->last_write_index)
+		cl->last_write_index = idx;
+	return true;
+}
+
 static void
 on_committed(void *arg, int result, uint64_t index)
 {
@@ -957,6 +1094,10 @@ on_committed(void *arg, int result, uint64_t index)
 	switch (result)
 	{
 		case 0:					/* COMMIT_OK */
+			if (index > cl->last_write_index)
+				cl->last_write_index = index;
+			if (cl->forwarded_in && send_commit_index(cl, index) < 0)
+				return;
 			if (to_client(cl, op->ok_msgs, op->ok_len) < 0)
 				return;
 			op_finish(cl, PQ_TXN_IDLE);
@@ -1058,19 +1199,18 @@ forward_plain(struct proxy_client *cl, const uint8_t *p, size_t n)
 }
 
 /*
- * A write on a node that is not the (writable) primary: refused, never run
- * on this server alone, which would make the servers diverge silently.
- * Forwarding to the primary is the next step (docs/design.md).
+ * A write on a node that is not the (writable) primary and cannot forward
+ * it: refused, never run on this server alone, which would make the servers
+ * diverge silently.
  */
 static int
 refuse_write(struct proxy_client *cl)
 {
-	if (send_error(cl, "25006",
-				   "this node is not the primary (or is still applying what earlier "
-				   "primaries committed), and pgquorum does not forward writes yet: "
-				   "run writes through the primary node") < 0)
-		return -1;
-	return send_z(cl, cl->be->txn);
+	return send_error_z(cl, "25006",
+						"this node is not the primary and does not forward this write "
+						"(it was forwarded here by another node, or this node cannot reach "
+						"the primary): retry, or run writes through the primary node",
+						cl->be->txn);
 }
 
 static bool
@@ -1162,6 +1302,311 @@ batch_statement(struct proxy_client *cl, const uint8_t *p, size_t n, uint32_t n_
 	return 0;
 }
 
+/* ---- forwarding: a secondary moves a writing transaction to the primary ---- */
+
+struct wp_bytes
+{
+	uint8_t    *p;
+	size_t		len,
+				cap;
+	bool		oom;
+};
+
+static void
+bytes_add(struct wp_bytes *b, const uint8_t *p, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap)
+	{
+		size_t		nc = b->cap ? b->cap * 2 : 256;
+		uint8_t    *np;
+
+		while (nc < b->len + n)
+			nc *= 2;
+		if ((np = realloc(b->p, nc)) == NULL)
+		{
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+/* Close('S', name) */
+static void
+bytes_add_close(struct wp_bytes *b, const char *name)
+{
+	size_t		nl = strlen(name) + 1;
+	uint8_t		h[6] = {PqMsg_Close, 0, 0, 0, 0, 'S'};
+
+	pq_put_uint32(h + 1, (uint32_t) (4 + 1 + nl));
+	bytes_add(b, h, sizeof(h));
+	bytes_add(b, (const uint8_t *) name, nl);
+}
+
+/* The statement must exist as the client defined it on this side. */
+static int
+side_need(struct wp_bytes *b, struct wp_stmt *s, int side)
+{
+	int			drop = 0;
+
+	if (s == NULL || !s->live || s->on[side] || s->parse == NULL)
+		return 0;
+	if (s->name[0] != '\0' && s->ex[side])
+	{
+		bytes_add_close(b, s->name);
+		drop++;
+	}
+	bytes_add(b, s->parse, s->parse_len);
+	s->ex[side] = s->on[side] = true;
+	return drop + 1;
+}
+
+/*
+ * Once a session has forwarded, its named statements may exist on either
+ * connection (the local backend, side 0; the primary, side 1).  Before
+ * messages p[0..n) go to the session's current connection, put into *out
+ * the Close and Parse messages that make every statement they use exist
+ * there as the client last defined it; returns how many of the server's
+ * answers (ParseComplete, CloseComplete) the filter must drop, -1 when out
+ * of memory.
+ */
+static int
+side_prepare(struct proxy_client *cl, const uint8_t *p, size_t n,
+			 uint8_t **out, size_t *out_len)
+{
+	struct proxy_wp *wp = cl->wp;
+	int			side = cl->be == cl->fwd ? 1 : 0;
+	struct wp_bytes b = {0};
+	int			drop = 0;
+
+	for (size_t off = 0; off + PQ_HEADER_LEN <= n;)
+	{
+		uint8_t		type = p[off];
+		uint32_t	len = pq_get_uint32(p + off + 1);
+		struct pq_reader r;
+		const char *a;
+		struct wp_stmt *s;
+
+		pq_reader_init(&r, p + off + PQ_HEADER_LEN, len - 4);
+		switch (type)
+		{
+			case PqMsg_Parse:
+				if ((a = pq_read_string(&r)) == NULL || (s = stmt_find(wp, a)) == NULL)
+					break;
+				if (a[0] != '\0' && s->ex[side] && !s->live)
+				{
+					bytes_add_close(&b, a);
+					drop++;
+				}
+				s->ex[side] = s->on[side] = s->live = true;
+				s->on[!side] = false;
+				break;
+			case PqMsg_Bind:
+				if (pq_read_string(&r) != NULL && (a = pq_read_string(&r)) != NULL)
+					drop += side_need(&b, stmt_find(wp, a), side);
+				break;
+			case PqMsg_Describe:
+			case PqMsg_Close:
+				if (pq_read_byte(&r) != 'S' || (a = pq_read_string(&r)) == NULL ||
+					(s = stmt_find(wp, a)) == NULL)
+					break;
+				if (type == PqMsg_Describe)
+					drop += side_need(&b, s, side);
+				else
+				{
+					s->ex[side] = s->on[side] = s->live = false;
+					if (!s->ex[!side])
+						stmt_remove(wp, a);
+				}
+				break;
+			default:
+				break;
+		}
+		off += 1 + len;
+	}
+	if (b.oom)
+	{
+		free(b.p);
+		return -1;
+	}
+	*out = b.p;
+	*out_len = b.len;
+	return drop;
+}
+
+static bool
+text_has(const char *text, const char *word)
+{
+	size_t		wl = strlen(word);
+
+	for (const char *t = text; *t; t++)
+		if (strncasecmp(t, word, wl) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What a batch run on the local server changes that the primary connection
+ * must see: session settings and SQL prepared statements (replayed before
+ * the first forwarded transaction, and again after more), the transaction's
+ * BEGIN, savepoints.  Only the simple protocol's texts are recorded.
+ */
+static void
+note_local_query(struct proxy_client *cl, const char *text, const struct wp_text *t)
+{
+	struct proxy_wp *wp = cl->wp;
+	const struct proxy_hooks *h = &cl->px->hooks;
+	const sql_result *r;
+	bool		replay = true;
+
+	if (t->txn1 == SQL_TXN_BEGIN)
+	{
+		free(wp->begin);
+		wp->begin = strdup(text);
+		wp->since_begin = 0;
+		wp->savepoint = false;
+		return;
+	}
+	wp->since_begin++;
+	wp->savepoint |= t->txn1 == SQL_TXN_SAVEPOINT;
+	if ((r = h->classify(h->arg, text)) == NULL || r->status != SQL_STATUS_OK ||
+		r->n_stmts == 0 || (r->flags & SQL_F_PGQUORUM_SETTING))
+		return;
+	for (uint32_t i = 0; i < r->n_stmts; i++)
+	{
+		const sql_stmt *st = &r->stmts[i];
+
+		if (st->cls == SQL_CLASS_SESSION_STATE && st->session == SQL_SESSION_DISCARD)
+		{
+			free(wp->sess);
+			wp->sess = NULL;
+			wp->sess_len = 0;
+			wp->sess_sent = false;
+			proxy_forward_drop(cl);
+			return;
+		}
+		replay &= st->cls == SQL_CLASS_SESSION_STATE &&
+			(st->session == SQL_SESSION_SET || st->session == SQL_SESSION_RESET ||
+			 st->session == SQL_SESSION_PREPARE || st->session == SQL_SESSION_DEALLOCATE);
+	}
+	if (replay)
+	{
+		size_t		tl = strlen(text);
+		char	   *ns = realloc(wp->sess, wp->sess_len + tl + 2);
+
+		if (ns == NULL)
+			return;
+		memcpy(ns + wp->sess_len, text, tl);
+		ns[wp->sess_len + tl] = ';';
+		ns[wp->sess_len + tl + 1] = '\0';
+		wp->sess = ns;
+		wp->sess_len += tl + 1;
+		wp->sess_sent = false;
+	}
+}
+
+/*
+ * A batch that may write, on a secondary: the session's transaction moves
+ * to the primary node (docs/proxy.md, "Forwarding").  Returns 0 when the
+ * batch was taken, 1 to wait, -1 when the session ended.  A write never
+ * runs on this node's server alone: that would make the servers diverge.
+ */
+static int
+forward_write(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	struct proxy_wp *wp = cl->wp;
+	struct proxy_backend *home = cl->be;
+	struct wp_op *op;
+	bool		in_block = home->txn == PQ_TXN_BLOCK;
+	int			rc;
+
+	if (cl->forwarded_in || cl->px->hooks.primary_addr == NULL)
+		return refuse_write(cl);
+	if (home->pending > 0)
+	{
+		wp->wait_idle = true;
+		return 1;
+	}
+	if (home->txn == PQ_TXN_FAILED)
+		return send_error_z(cl, "25P02", "current transaction is aborted, commands ignored "
+							"until end of transaction block", PQ_TXN_FAILED);
+	if (home->unsynced)
+		return refuse_write(cl);
+	if (in_block && (wp->savepoint ||
+					 (wp->since_begin > 0 && wp->begin != NULL &&
+					  (text_has(wp->begin, "repeatable") || text_has(wp->begin, "serializable")))))
+		return send_error_z(cl, "25006",
+							"this transaction cannot move to the primary node: it read on this "
+							"secondary before its first write and it is REPEATABLE READ or "
+							"SERIALIZABLE, or it has a savepoint; run it through the primary "
+							"node, or make its first statement the write", home->txn);
+	rc = proxy_forward_prepare(cl);
+	if (rc == 1)
+	{
+		cl->fwd_wait = true;
+		return 1;
+	}
+	if (rc < 0)
+	{
+		if (cl->fwd_err != NULL)
+		{
+			rc = to_client(cl, cl->fwd_err, cl->fwd_err_len);
+			free(cl->fwd_err);
+			cl->fwd_err = NULL;
+			return rc < 0 ? -1 : send_z(cl, home->txn);
+		}
+		return send_error_z(cl, "25006", "this node is a secondary and no primary is known "
+							"right now (an election may be in progress): retry the write",
+							home->txn);
+	}
+	if (!wp->fwd_used)
+	{
+		wp->fwd_used = true;	/* every statement so far is on the local side */
+	}
+	if ((op = op_new()) == NULL)
+		goto oom;
+	if (in_block && op_add(op, S_INJECT, "ROLLBACK", 8, true) == NULL)
+		goto oom_op;
+	if (op_add(op, S_SWITCH, NULL, 0, false) == NULL)
+		goto oom_op;
+	if (wp->sess != NULL && !wp->sess_sent)
+	{
+		if (op_add(op, S_INJECT, wp->sess, wp->sess_len, true) == NULL)
+			goto oom_op;
+		wp->sess_sent = true;
+	}
+	if (in_block)
+	{
+		const char *b = wp->begin != NULL ? wp->begin : "BEGIN";
+
+		if (op_add(op, S_INJECT, b, strlen(b), true) == NULL)
+			goto oom_op;
+	}
+	if (op_add(op, S_FORWARD, p, n, false) == NULL)
+		goto oom_op;
+	op_start(cl, op);
+	return 0;
+oom_op:
+	op_free(op);
+oom:
+	proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+	return -1;
+}
+
+int
+proxy_write_pump(struct proxy_client *cl)
+{
+	if (cl->wp == NULL)
+		return 0;
+	cl->wp->wait_idle = false;
+	return wp_pump(cl);
+}
+
 /* A Query on the primary: returns 0, 1 to wait for an idle backend, -1. */
 static int
 batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
@@ -1185,10 +1630,6 @@ batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
 	if (!t.writes && !(t.txn1 == SQL_TXN_COMMIT && wp->wrote))
 	{
 		free(t.st);
-		if (t.notxn)
-			pgq_warn("proxy: session %u: a statement that cannot run in a transaction "
-					 "block (VACUUM, CREATE DATABASE, ...) ran on the primary only: "
-					 "it is not replicated yet", cl->id);
 		return forward_plain(cl, p, n);
 	}
 	if (be->pending > 0)
@@ -1509,6 +1950,17 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 	size_t		moff = last_msg_off(p, n);
 	int			rc;
 
+	if (cl->fwd != NULL && cl->be == cl->fwd)
+	{
+		/* a forwarded transaction: the primary node decides */
+		if (last == PqMsg_Sync)
+		{
+			struct wp_ext x;
+
+			analyze_ext(cl, p, n, &x);	/* keep the maps current */
+		}
+		return forward_plain(cl, p, n);
+	}
 	if (last == PqMsg_FunctionCall)
 	{
 		if (moff > 0 && forward_plain(cl, p, moff) < 0)
@@ -1533,20 +1985,35 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 		analyze_ext(cl, p, n, &x);	/* keeps the maps current */
 		if ((why = unreplicable(x.flags)) != NULL)
 			return refuse_in_server(cl, why);
-		if (!primary(cl) && (x.writes || x.notxn))
-			return refuse_write(cl);
 	}
 	if (!primary(cl))
 	{
-		if (last == PqMsg_Query && p[0] == PqMsg_Query && p[n - 1] == '\0')
+		bool		writes = false;
+
+		if (last == PqMsg_Sync)
+		{
+			struct wp_ext x;
+
+			analyze_ext(cl, p, n, &x);
+			writes = x.writes || x.notxn;
+			if (!writes && x.begin != NULL)
+				note_local_query(cl, x.begin, &(struct wp_text) {.txn1 = SQL_TXN_BEGIN});
+			else if (!writes)
+				cl->wp->since_begin++;
+		}
+		else if (last == PqMsg_Query && n > 0 && p[0] == PqMsg_Query && p[n - 1] == '\0')
 		{
 			struct wp_text t;
+			const char *text = (const char *) p + PQ_HEADER_LEN;
 
-			classify_text(cl, (const char *) p + PQ_HEADER_LEN, &t);
+			classify_text(cl, text, &t);
 			free(t.st);
-			if (t.writes || t.notxn)
-				return refuse_write(cl);
+			writes = t.writes || t.notxn;
+			if (!writes)
+				note_local_query(cl, text, &t);
 		}
+		if (writes)
+			return forward_write(cl, p, n);
 		return forward_plain(cl, p, n);
 	}
 	if (last == PqMsg_Query)
@@ -1736,6 +2203,7 @@ proxy_write_client_free(struct proxy_client *cl)
 	{
 		free(wp->stmts[i].name);
 		free(wp->stmts[i].ddl);
+		free(wp->stmts[i].parse);
 	}
 	for (int i = 0; i < wp->n_portals; i++)
 	{
@@ -1745,6 +2213,8 @@ proxy_write_client_free(struct proxy_client *cl)
 	free(wp->stmts);
 	free(wp->portals);
 	free(wp->ib);
+	free(wp->sess);
+	free(wp->begin);
 	free(wp);
 	cl->wp = NULL;
 }
@@ -1761,6 +2231,8 @@ proxy_write_backend_free(struct proxy_backend *be)
 static int
 flt_disp(const struct proxy_backend *be, uint8_t type)
 {
+	if (be->flt_drop > 0 && (type == PqMsg_ParseComplete || type == PqMsg_CloseComplete))
+		return D_DROP;			/* answers to side_prepare's messages */
 	switch (be->flt_mode)
 	{
 		case WP_HOLD:
@@ -1811,7 +2283,15 @@ proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n)
 		}
 		type = be->scan.type;
 		disp = be->flt_part ? be->flt_part_disp : flt_disp(be, type);
+		if (type == PqMsg_ParameterStatus && be == cl->fwd && disp == D_FWD &&
+			!be->flt_part && note_commit_index(cl, data + last_end, off - last_end))
+			disp = D_DROP;
 		be->flt_part = false;
+		if (type == PqMsg_ReadyForQuery)
+			be->flt_drop = 0;	/* an error skipped what was left */
+		else if (be->flt_drop > 0 && disp == D_DROP &&
+				 (type == PqMsg_ParseComplete || type == PqMsg_CloseComplete))
+			be->flt_drop--;
 		if (disp != D_FWD)
 		{
 			if (last_end > seg && to_client(cl, data + seg, last_end - seg) < 0)
@@ -1845,6 +2325,7 @@ proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n)
 				cl->wp->wrote = false;
 				cl->wp->txn_flags = 0;
 			}
+			proxy_forward_maybe_home(cl);
 			if (cl->wp->wait_idle && be->pending == 0)
 			{
 				cl->wp->wait_idle = false;

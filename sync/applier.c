@@ -385,9 +385,33 @@ finish_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e,
 	}
 	snprintf(sql, sizeof(sql), "%s %s", verb, lit);
 	PQfreemem(lit);
-	rc = set_position(a, conn, index);
-	if (rc == 0)
-		rc = exec(a, conn, sql, PGRES_COMMAND_OK);
+	/*
+	 * The preparing session still holds its transaction ("is busy", 55000)
+	 * from the moment the PREPARE's WAL is flushed, which we decode, until
+	 * its PREPARE TRANSACTION returns: wait for that, briefly.
+	 */
+	for (int wait_ms = 0;; wait_ms += APPLIER_PREPARED_POLL_MS)
+	{
+		PGresult   *res;
+		const char *state;
+
+		if ((rc = set_position(a, conn, index)) < 0)
+			break;
+		res = PQexec(conn, sql);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+		if (rc < 0 && wait_ms < APPLIER_PREPARED_WAIT_MS && state != NULL &&
+			strcmp(state, "55000") == 0)
+		{
+			PQclear(res);
+			usleep(APPLIER_PREPARED_POLL_MS * 1000);
+			continue;
+		}
+		if (rc < 0)
+			fail(a, "\"%.200s\" failed: %s", sql, PQresultErrorMessage(res));
+		PQclear(res);
+		break;
+	}
 	if (rc == 0)
 	{
 		a->unrecorded = 0;

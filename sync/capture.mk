@@ -10,6 +10,7 @@ sync_libpgq_capture_a_SOURCES = \
 	sync/txn_apply_sql.c sync/txn_apply_sql.h \
 	sync/capture_pgoutput.c sync/capture_pgoutput.h \
 	sync/capture_assemble.c sync/capture_assemble.h \
-	sync/capture_stream.c sync/capture_stream.h
+	sync/capture_stream.c sync/capture_stream.h \
+	sync/capture_set.c sync/capture_set.h
 # docs/capture.md and tests/fuzz/fuzz_{pgoutput,txn_entry}.* ship through the
 # top Makefile.am's EXTRA_DIST (docs, tests/fuzz).

@@ -595,8 +595,9 @@ on_connect_io(struct ev_loop *loop, ev_io *w, int revents)
 int
 capture_stream_start(struct capture_stream *cs)
 {
-	const char *keys[] = {"dbname", "replication", "options", "application_name", NULL};
-	const char *vals[] = {cs->conninfo, "database", CAPTURE_SESSION_OPTIONS,
+	/* a later dbname overrides the one in conninfo; "" is ignored by libpq */
+	const char *keys[] = {"dbname", "dbname", "replication", "options", "application_name", NULL};
+	const char *vals[] = {cs->conninfo, cs->dbname, "database", CAPTURE_SESSION_OPTIONS,
 	"pgquorum_capture", NULL};
 
 	PGQ_ASSERT(cs->state == CAPTURE_ST_IDLE);

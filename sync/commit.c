@@ -15,7 +15,7 @@
 #include "common/pgq_assert.h"
 #include "common/pgq_config.h"
 #include "common/pgq_log.h"
-#include "sync/capture_stream.h"
+#include "sync/capture_set.h"
 #include "sync/commit.h"
 #include "sync/sync_node.h"
 
@@ -60,7 +60,7 @@ struct commit
 	struct ev_loop *loop;
 	const struct pgq_config *cfg;
 	struct sync_node *node;
-	struct capture_stream *stream;
+	struct capture_set *stream;	/* one capture stream per database */
 	uint64_t	generation;
 	char		gid_prefix[32];
 	ev_timer	restart;
@@ -128,7 +128,7 @@ slot_done(struct commit *c, uint64_t chunk_id)
 		c->fifo_len--;
 	}
 	if (confirm != 0 && c->stream != NULL)
-		capture_confirm(c->stream, confirm);
+		capture_set_confirm(c->stream, confirm);
 }
 
 static void
@@ -215,7 +215,7 @@ on_stream_error(void *arg, const char *message)
 
 	pgq_warn("capture from the local server stopped: %s; restarting in %.0f ms",
 			 message, c->backoff * 1000);
-	capture_stream_free(c->stream);
+	capture_set_free(c->stream);
 	c->stream = NULL;
 	c->generation++;
 	c->fifo_head = c->fifo_len = 0;
@@ -235,9 +235,9 @@ start_stream(struct commit *c)
 		.gid_prefix = c->gid_prefix,
 	};
 
-	c->stream = capture_stream_new(c->loop, &sc, on_chunk, on_stream_error, c);
+	c->stream = capture_set_new(c->loop, &sc, on_chunk, on_stream_error, c);
 	PGQ_ASSERT(c->stream != NULL);
-	if (capture_stream_start(c->stream) < 0)
+	if (capture_set_start(c->stream) < 0)
 		on_stream_error(c, "could not start connecting");
 }
 
@@ -269,7 +269,7 @@ on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (c->stream != NULL)
 	{
-		capture_stream_stats(c->stream, &st);
+		capture_set_stats(c->stream, &st);
 		c->stats.decode_lag_ms = st.decode_lag_ms;
 		c->stats.capture_lag_bytes = st.unconfirmed_bytes;
 	}
@@ -367,11 +367,17 @@ commit_stats(struct commit *c, struct commit_stats *out)
 	{
 		struct capture_stream_stats st;
 
-		capture_stream_stats(c->stream, &st);
+		capture_set_stats(c->stream, &st);
 		out->capture_state = capture_stream_state_name(st.state);
 	}
 	else
 		out->capture_state = "restarting";
+}
+
+bool
+commit_captures(struct commit *c, const char *db)
+{
+	return c->stream != NULL && capture_set_streaming(c->stream, db);
 }
 
 void
@@ -381,7 +387,7 @@ commit_stop(struct commit *c)
 	ev_timer_stop(c->loop, &c->sweep);
 	ev_timer_stop(c->loop, &c->kick);
 	if (c->stream != NULL)
-		capture_stream_free(c->stream);
+		capture_set_free(c->stream);
 	c->generation++;
 	while (c->waiters != NULL)
 	{

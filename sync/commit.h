@@ -67,6 +67,8 @@ struct commit *commit_start(struct ev_loop *loop, const struct pgq_config *cfg,
  */
 int			commit_wait(struct commit *c, const char *txn_id, commit_done_cb cb, void *arg);
 void		commit_stats(struct commit *c, struct commit_stats *out);
+/* Is database db's capture stream streaming (writes to it can commit)? */
+bool		commit_captures(struct commit *c, const char *db);
 void		commit_stop(struct commit *c);
 
 #endif							/* SYNC_COMMIT_H */
