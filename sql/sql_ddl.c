@@ -152,6 +152,12 @@ sql_ddl_plan_make(const char *stmt, sql_ddl_plan *out)
 	n = tree->stmts[0]->stmt;
 	switch (n->node_case)
 	{
+		case PG_QUERY__NODE__NODE_DROPDB_STMT:
+			snprintf(out->refuse, sizeof(out->refuse),
+					 "DROP DATABASE is not supported through pgquorum yet: every node keeps a "
+					 "logical replication slot in each database, and PostgreSQL does not drop "
+					 "a database that has one");
+			break;
 		case PG_QUERY__NODE__NODE_CREATE_STMT:
 			if (is_unlogged(n->create_stmt->relation))
 				snprintf(out->refuse, sizeof(out->refuse), UNLOGGED_REFUSAL);

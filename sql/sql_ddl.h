@@ -15,6 +15,7 @@
  * - SELECT ... INTO a new table, CREATE TABLE ... AS EXECUTE: refused (the
  *   first could be CREATE TABLE AS, the second names a statement prepared
  *   in the client's session only).
+ * - DROP DATABASE: refused (every node's capture holds a slot in it).
  * - CREATE UNLOGGED TABLE (also AS), ALTER TABLE ... SET UNLOGGED: refused
  *   (logical decoding does not carry unlogged tables' rows).
  * - CREATE/ALTER ROLE ... PASSWORD '...': the byte span of the literal,
