@@ -164,6 +164,7 @@ static int	side_prepare(struct proxy_client *cl, const uint8_t *p, size_t n,
 static void op_run(struct proxy_client *cl);
 static void op_end(struct proxy_client *cl, char status);
 static void op_statement(struct proxy_client *cl, const char *sql);
+static int	refuse_in_server(struct proxy_client *cl, const char *msg);
 
 /* ---- small helpers ---- */
 
@@ -935,12 +936,35 @@ cannot_prepare_reason(uint32_t flags)
 	return "a construct PostgreSQL cannot prepare";
 }
 
+/*
+ * Sequence positions (docs/sql.md, "Sequences"): nextval and setval are not
+ * decoded, so right before PREPARE the primary carries, as DDL of the
+ * transaction, a statement that moves every sequence of the database that
+ * the session can see forward to its position here: the last_value read
+ * now is at or past every value this transaction took, so once the
+ * transaction is committed, every node (and so any later primary) is past
+ * those values.  Only forward: entries can commit in another order than
+ * their reads, and a setval backwards by a client is not carried (gaps,
+ * never duplicates).  No sequence, no message (string_agg is NULL and the
+ * function strict).
+ */
+#define WP_SEQ_SQL \
+	"SELECT pg_catalog.pg_logical_emit_message(true, 'pgquorum.ddl', " \
+	"'SELECT pg_catalog.setval(pg_catalog.format(''%I.%I'', q.schemaname, q.sequencename)::regclass, " \
+	"v.v, true) FROM (VALUES ' || pg_catalog.string_agg(pg_catalog.format('(%L, %s::bigint)', " \
+	"pg_catalog.format('%I.%I', schemaname, sequencename), last_value), ', ') || " \
+	"') AS v(n, v) JOIN pg_catalog.pg_sequences q ON " \
+	"pg_catalog.format(''%I.%I'', q.schemaname, q.sequencename) = v.n " \
+	"WHERE q.last_value IS NULL OR (q.increment_by > 0 AND q.last_value < v.v) " \
+	"OR (q.increment_by < 0 AND q.last_value > v.v)') " \
+	"FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL"
+
 static void
 op_commit(struct proxy_client *cl)
 {
 	struct proxy *px = cl->px;
 	struct wp_op *op = cl->wp->op;
-	char		sql[256];
+	char		sql[sizeof(WP_SEQ_SQL) + 256];
 	char		msg[PROXY_ERRMSG_LEN];
 
 	if (cl->wp->txn_flags & (SQL_F_CANNOT_PREPARE | SQL_F_TOUCHES_CATALOG))
@@ -968,8 +992,8 @@ op_commit(struct proxy_client *cl)
 	snprintf(op->gid, sizeof(op->gid), "pgq_%u_%llx_%llu", px->hooks.node_id,
 			 (unsigned long long) px->gid_epoch, (unsigned long long) ++px->gid_seq);
 	snprintf(sql, sizeof(sql),
-			 "SELECT pg_logical_emit_message(true, 'pgquorum', '%s'); PREPARE TRANSACTION '%s'",
-			 op->gid, op->gid);
+			 "%s; SELECT pg_logical_emit_message(true, 'pgquorum', '%s'); PREPARE TRANSACTION '%s'",
+			 WP_SEQ_SQL, op->gid, op->gid);
 	op->next = N_PREPARED;
 	(void) query_to_backend(cl, sql, WP_SWALLOW);
 }
@@ -1282,6 +1306,7 @@ op_statement(struct proxy_client *cl, const char *sql)
 static int
 batch_statement(struct proxy_client *cl, const uint8_t *p, size_t n, uint32_t n_stmts)
 {
+	const struct proxy_hooks *h = &cl->px->hooks;
 	struct wp_op *op;
 
 	if (cl->be->pending > 0)
@@ -1291,6 +1316,15 @@ batch_statement(struct proxy_client *cl, const uint8_t *p, size_t n, uint32_t n_
 	}
 	if (n_stmts != 1 || cl->be->txn != PQ_TXN_IDLE)
 		return forward_plain(cl, p, n);
+	if (h->ddl_plan != NULL)
+	{
+		struct sql_ddl_plan plan = {.pw_loc = -1};
+
+		h->ddl_plan(h->arg, (const char *) p + PQ_HEADER_LEN, &plan);
+		free(plan.before);
+		if (plan.refuse[0] != '\0')
+			return refuse_in_server(cl, plan.refuse);
+	}
 	if ((op = op_new()) == NULL ||
 		op_add(op, S_STATEMENT, p + PQ_HEADER_LEN, n - PQ_HEADER_LEN - 1, true) == NULL)
 	{
