@@ -17,7 +17,9 @@
  * COMMIT_OK once the entry is committed and applied here (the applier ran
  * COMMIT PREPARED), COMMIT_UNKNOWN when leadership was lost first (the
  * entry may still commit: the client must not be told either way), and
- * COMMIT_TIMEOUT when the PREPARE was not decoded in time.  A chunk that
+ * COMMIT_TIMEOUT when the PREPARE was not decoded in time (30 s, or up
+ * to 10 min while chunks of this node keep arriving and committing: a
+ * huge transaction is being decoded).  A chunk that
  * arrives while this node is not primary is not proposed (its prepared
  * transaction is resolved against the log) and is confirmed, so that WAL
  * does not pile up behind the slot.
@@ -44,6 +46,7 @@ enum commit_result
 typedef void (*commit_done_cb) (void *arg, enum commit_result result, uint64_t index);
 
 #define COMMIT_WAIT_TIMEOUT_MS 30000
+#define COMMIT_WAIT_MAX_MS 600000	/* while the capture makes progress */
 #define COMMIT_MAX_WAITERS 65536
 #define COMMIT_GID_PREFIX_FMT "pgq_%u_"
 

@@ -9,9 +9,8 @@ source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
 three_nodes_with_primary
-read -r -a nodes <<< "$PGQ_NODES"
 wait_capture 10 || diag "the primary's capture is not streaming"
-px() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${nodes[p-1]##*:}" -U postgres -d postgres "$@" 2>&1; }
+px() { primary_px "$@"; }
 seqs="SELECT sequencename, last_value FROM pg_sequences ORDER BY 1"
 
 px -q -c "CREATE TABLE s (id serial PRIMARY KEY, v text)" \

@@ -90,7 +90,5 @@ for tb in "pgbench_accounts ORDER BY aid" "pgbench_branches ORDER BY bid" "pgben
 done
 appliers_ok
 ok $? "every applier is healthy at the end"
-for i in 1 2 3; do
-	is "$(pg_on "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 "no prepared transaction is left on node $i"
-done
+no_prepared_left
 done_testing

@@ -54,9 +54,7 @@ same_on_all "SELECT count(*) FROM pg_largeobject_metadata" "no large object on a
 same_on_all "SELECT * FROM t ORDER BY id" "table t is identical on the three servers"
 same_on_all "SELECT relname, relpersistence FROM pg_class WHERE relname IN ('t', 'u', 'u2', 't_copy') ORDER BY 1" \
 	"no refused table exists anywhere, t is still logged"
-for i in 1 2 3; do
-	is "$(server_psql "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 "no prepared transaction is left on node $i"
-done
+no_prepared_left
 appliers_ok
 ok $? "every applier is healthy"
 done_testing

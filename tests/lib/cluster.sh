@@ -102,3 +102,21 @@ wait_capture() {
 	done
 	return 1
 }
+
+# primary_px [psql args]: psql through the primary $p's client port, as
+# postgres, in database ${DB:-postgres}.
+primary_px() {
+	local n
+	read -r -a n <<< "$PGQ_NODES"
+	psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${n[p-1]##*:}" -U postgres \
+		-d "${DB:-postgres}" "$@" 2>&1
+}
+
+# no_prepared_left: one TAP line per node: no prepared transaction is left.
+no_prepared_left() {
+	local i
+	for ((i = 1; i <= PGQ_N; i++)); do
+		is "$(server_psql "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 \
+			"no prepared transaction is left on node $i"
+	done
+}
