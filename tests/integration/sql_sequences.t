@@ -56,6 +56,35 @@ out=$(px -c "INSERT INTO b (v) VALUES ('np') RETURNING id")
 is "${out%%$'\n'*}" 32 "an identity column goes on past its used values too (31 were taken)"
 settle_all 60
 same_on_all "$seqs" "the sequence states converge on the three servers"
+
+# kill -9 of the primary's node: the next primary goes on past every value.
+used=$(server_psql "$p" -c "SELECT max(id) FROM s")
+killed=$p
+"$PGQ_TOP/scripts/cluster" kill-node --dir "$PGQ_DIR" "$killed"
+ok $? "kill -9 of the primary (node $killed)"
+p=''
+for ((t = 0; t < 300; t++)); do
+	for i in 1 2 3; do
+		[[ $i == "$killed" ]] && continue
+		[[ $(field "$(node_status "$i")" role) == primary ]] && p=$i
+	done
+	[[ -n $p ]] && break
+	sleep 0.1
+done
+[[ -n $p ]]
+ok $? "a new primary (node ${p:-none})"
+for ((t = 0; t < 100; t++)); do
+	wait_capture 1 && out=$(px -c "INSERT INTO s (v) VALUES ('after kill') RETURNING id") &&
+		[[ $out =~ ^[0-9]+ ]] && break
+	sleep 0.2
+done
+is "${out%%$'\n'*}" $((used + 1)) "its first serial value is the next unused one"
+out=$(px -c "INSERT INTO s (v) SELECT 'ak' || g FROM generate_series(1, 20) g")
+is "$out" "INSERT 0 20" "20 more inserts: no duplicate key"
+"$PGQ_TOP/scripts/cluster" start-node --dir "$PGQ_DIR" "$killed"
+ok $? "the killed node restarts"
+settle_all 60
+same_on_all "$seqs" "the sequence states converge again, the restarted node's included"
 same_on_all "SELECT count(*), count(DISTINCT id), max(id) FROM s" "table s is the same everywhere, ids distinct"
 same_on_all "SELECT md5(string_agg(id || v, ',' ORDER BY id)) FROM b" "table b is identical"
 appliers_ok
