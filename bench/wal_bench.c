@@ -36,7 +36,10 @@
  *	  - wal_single_overhead_us: p50 latency of Wr (128 B, loop, 1 in flight)
  *	    minus the p50 of raw syncs of one record's bytes (160 B).
  *	  Raw slices start only once the wal's spare segment is prepared, so
- *	  no zero-fill of the wal runs beside them.
+ *	  no zero-fill of the wal runs beside them.  Each round of the first
+ *	  goal also prints where the writer's time went per batch (wal_stats:
+ *	  idle, pwrite, fdatasync, rolls, the rest) and the rolls in the slice
+ *	  (0: no zero-fill of a spare ran beside that wal slice).
  *
  *	  wal_bench [--quick] [dir]
  */
@@ -261,6 +264,13 @@ struct wal_result
 	double		syncs_per_s;
 	uint64_t	segments;
 	uint64_t	spare_waits;
+	uint64_t	rolls;			/* segments begun in this slice */
+	/* the writer's time per batch, us: idle, pwrite, fdatasync, rolls, rest */
+	double		idle_us;
+	double		write_us;
+	double		sync_us;
+	double		roll_us;
+	double		rest_us;
 };
 
 static void
@@ -417,7 +427,21 @@ wal_slice(struct run *r, enum model m, int k, double seconds)
 		(double) (st.batched_entries - st0.batched_entries) /
 		(double) (st.batches - st0.batches) : 0;
 	res.syncs_per_s = (double) (st.fsyncs - st0.fsyncs) / elapsed;
+	if (st.batches > st0.batches)
+	{
+		double		nb = (double) (st.batches - st0.batches);
+
+		res.idle_us = (double) (st.writer_idle_ns - st0.writer_idle_ns) / 1e3 / nb;
+		res.write_us = (double) (st.writer_write_ns - st0.writer_write_ns) / 1e3 / nb;
+		res.sync_us = (double) (st.writer_sync_ns - st0.writer_sync_ns) / 1e3 / nb;
+		res.roll_us = (double) (st.writer_roll_ns - st0.writer_roll_ns) / 1e3 / nb;
+		res.rest_us = elapsed * 1e6 / nb - res.idle_us - res.write_us -
+			res.sync_us - res.roll_us;
+	}
+	else
+		res.idle_us = res.write_us = res.sync_us = res.roll_us = res.rest_us = 0;
 	res.segments = st.segments;
+	res.rolls = st.segments - st0.segments;
 	res.spare_waits = st.spare_waits;
 	if (r->n_lat > MAX_SAMPLES)
 		r->n_lat = MAX_SAMPLES;
@@ -497,6 +521,11 @@ goal_group_commit(const char *dir, struct raw_file *rf)
 			   "-> %.2f x\n", k + 1, w.appends_per_s, w.avg_batch, bytes,
 			   w.syncs_per_s, bytes_before, before.syncs_per_s, bytes,
 			   after.syncs_per_s, ratio[k]);
+		printf("            writer per batch: idle %4.0f  pwrite %4.0f  "
+			   "fdatasync %5.0f  roll %4.0f  rest %4.0f us | raw per sync "
+			   "%5.0f us | rolls %llu\n", w.idle_us, w.write_us, w.sync_us,
+			   w.roll_us, w.rest_us, 1e6 / raw_rate,
+			   (unsigned long long) w.rolls);
 		before = after;
 	}
 	run_close(&r);

@@ -41,6 +41,8 @@ struct node
 {
 	struct ev_loop *loop;
 	struct pgq_config *cfg;		/* owned; replaced on reload */
+	struct pgq_config **retired;	/* configs replaced by a reload */
+	int			n_retired;
 	struct proxy *proxy;
 	struct sync_node *sync;
 	struct applier *applier;
@@ -122,6 +124,22 @@ apply_logging(const struct pgq_config *cfg)
 	return 0;
 }
 
+/*
+ * Keep a replaced config alive until exit: the replication node, the commit
+ * coordinator and the peer transport hold pointers into the one they were
+ * started with (the struct and its strings), so freeing it on SIGHUP left
+ * them reading freed memory.  A reload costs a few KiB until exit.
+ */
+static void
+retire_config(struct node *node)
+{
+	struct pgq_config **r = realloc(node->retired, (node->n_retired + 1) * sizeof(*r));
+
+	PGQ_ASSERT(r != NULL);
+	node->retired = r;
+	node->retired[node->n_retired++] = node->cfg;
+}
+
 static void
 reload(struct node *node)
 {
@@ -140,8 +158,7 @@ reload(struct node *node)
 	}
 	apply_logging(cfg);
 	proxy_reload(node->proxy, cfg);
-	pgq_config_free(node->cfg);
-	free(node->cfg);
+	retire_config(node);
 	node->cfg = cfg;
 	pgq_info("configuration reloaded from \"%s\"", cfg->path);
 }
@@ -512,5 +529,11 @@ main(int argc, char **argv)
 	node_stop(&node);
 	pgq_config_free(node.cfg);
 	free(node.cfg);
+	for (int i = 0; i < node.n_retired; i++)
+	{
+		pgq_config_free(node.retired[i]);
+		free(node.retired[i]);
+	}
+	free(node.retired);
 	return 0;
 }

@@ -547,6 +547,7 @@ struct wp_ext
 	long		commit_off;		/* the COMMIT Execute, when it ends the batch */
 	const char *ddl[16];		/* borrowed from the statement map */
 	const char *begin;			/* BEGIN text executed (forwarding), borrowed */
+	bool		parse_writes;	/* it prepares a statement that may write */
 	int			n_ddl;
 	bool		ddl_overflow;
 };
@@ -573,6 +574,12 @@ analyze_ext(struct proxy_client *cl, const uint8_t *p, size_t n, struct wp_ext *
 		{
 			case PqMsg_Parse:
 				note_parse(cl, p + off, 1 + (size_t) len);
+				{
+					const struct wp_stmt *ps;
+
+					if ((a = pq_read_string(&r)) != NULL && (ps = stmt_find(wp, a)) != NULL)
+						x->parse_writes |= ps->writes;
+				}
 				break;
 			case PqMsg_Bind:
 				a = pq_read_string(&r);
@@ -2029,7 +2036,8 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 			struct wp_ext x;
 
 			analyze_ext(cl, p, n, &x);
-			writes = x.writes || x.notxn;
+			/* preparing a write: it runs there, and may need what is only there yet */
+			writes = x.writes || x.parse_writes || x.notxn;
 			if (!writes && x.begin != NULL)
 				note_local_query(cl, x.begin, &(struct wp_text) {.txn1 = SQL_TXN_BEGIN});
 			else if (!writes)

@@ -130,6 +130,11 @@ struct wal_stats
 	bool		spare_ready;	/* the next segment is prepared (not counted
 								 * in segments / bytes_on_disk) */
 	uint64_t	spare_waits;	/* segment rolls that had to wait for it */
+	/* Where the writer thread's time went since open (monotonic ns). */
+	uint64_t	writer_idle_ns; /* waiting for work (empty queue) */
+	uint64_t	writer_write_ns;	/* in pwrite of batches */
+	uint64_t	writer_sync_ns; /* in fdatasync of batches */
+	uint64_t	writer_roll_ns; /* making new segments (rolls) */
 };
 
 /* wal_append flags */
@@ -150,7 +155,9 @@ void		wal_close(struct wal *w);
 
 /*
  * Queues entry (index, term, type, payload[0..len)); payload is copied
- * (borrowed until return).  Returns WAL_OK, WAL_EINDEX (index !=
+ * (borrowed until return) into the encoded record, whose CRC-32C is
+ * computed here, on the caller's thread (the writer only copies records
+ * into its batch).  Returns WAL_OK, WAL_EINDEX (index !=
  * last_index + 1), WAL_ETOOBIG, WAL_EAGAIN (queue full; nothing queued),
  * WAL_EFAILED, WAL_ECLOSED, WAL_ENOMEM.  With WAL_APPEND_BLOCK it waits for
  * queue space instead of WAL_EAGAIN.

@@ -33,17 +33,21 @@
 /*
  * WAKE-UPS.  A waiter for index i registers in bucket i % WAL_WAIT_BUCKETS
  * (waiters++), then sleeps on the futex word seq while persisted < i.  The
- * writer stores persisted (after the fdatasync) and then wakes at most one
- * registered waiter; every thread that leaves or enters a sleep in
- * wal_wait_persisted wakes up to two more (wal_wake_help), so the waiters
- * of a batch are woken as a tree by the waiters themselves, on other CPUs,
- * while the writer already writes and syncs the next batch.  The cursor
- * woken_upto walks the persisted range once; it goes back with persisted
- * on a truncation.  All fields are accessed with seq_cst atomics: a waiter
+ * writer stores persisted (after the fdatasync), signals the eventfd and
+ * wakes at most one registered waiter; every thread that leaves or enters
+ * a sleep in wal_wait_persisted wakes up to two more (wal_wake_help), so
+ * the waiters of a batch are woken as a tree by the waiters themselves,
+ * on other CPUs, while the writer already writes and syncs the next
+ * batch.  The cursor woken_upto walks the persisted range once; it goes
+ * back with persisted on a truncation.  All fields are accessed with seq_cst atomics: a waiter
  * does waiters++ then reads seq then persisted; a waker reads persisted,
  * then seq++ then reads waiters, so either the waiter sees the new
  * persisted or the waker sees the waiter (and futex_wake reaches it, or its
- * futex_wait sees seq changed).
+ * futex_wait sees seq changed).  When no thread waits at all (n_waiting is
+ * 0, the event-loop caller that uses the eventfd), the cursor jumps to
+ * persisted at once instead of walking it: a waiter does n_waiting++
+ * before it reads persisted, so one that the waker did not count sees the
+ * new persisted itself.
  */
 struct wal_wait_bucket
 {
@@ -113,7 +117,9 @@ struct wal_item
 	uint32_t	len;
 	uint64_t	index;			/* entry index, or the command's argument */
 	uint64_t	term;
-	uint8_t    *payload;		/* owned by the queue */
+	uint8_t    *rec;			/* APPEND: the encoded record (wal_format.h),
+								 * wal_record_size(len) bytes, made by
+								 * wal_append; owned by the queue */
 	struct wal_waiter *waiter;	/* borrowed; NULL for APPEND and COMPACT */
 };
 
@@ -143,6 +149,7 @@ struct wal
 	struct wal_wait_bucket p_wait[WAL_WAIT_BUCKETS];
 	pthread_mutex_t wake_lock;	/* guards woken_upto; taken alone */
 	uint64_t	woken_upto;		/* buckets of indexes <= this were woken */
+	uint32_t	n_waiting;		/* threads in wal_wait_persisted (atomic) */
 	struct wal_item *ring;
 	size_t		ring_mask;		/* capacity - 1 (power of two) */
 	uint64_t	head;			/* next item for the writer */
@@ -160,6 +167,7 @@ struct wal
 
 	pthread_t	writer;
 	bool		writer_started;
+	uint64_t	idle_since;		/* under q_lock: writer idle since (ns), or 0 */
 	int			efd;
 	/* the spare segment, under spare_lock (see SPARE) */
 	pthread_mutex_t spare_lock;
@@ -176,9 +184,14 @@ struct wal
 	size_t		wbuf_cap;
 	struct wal_pos *wpos;		/* positions of the batch being written */
 	size_t		wpos_cap;
+	uint8_t   **wfree;			/* records of the last batch, freed once it
+								 * is published (out of q_lock) */
+	size_t		wfree_cap;
+	size_t		n_wfree;
 };
 
 /* wal_writer.c */
+uint64_t	wal_mono_ns(void);
 void	   *wal_writer_main(void *arg);
 int			wal_seg_create(struct wal *w, uint64_t first_index, uint64_t size,
 						   struct wal_seg *seg);

@@ -103,7 +103,8 @@ queue_copy(struct wal *w, uint64_t lo, uint64_t hi, struct read_out *o,
 		PGQ_ASSERT(it != NULL && it->index == x);
 		if (out_full(o, it->len))
 			break;
-		rc = out_add(o, x, it->term, it->type, it->payload, it->len);
+		rc = out_add(o, x, it->term, it->type,
+					 it->rec + WAL_RECORD_HEADER_SIZE, it->len);
 	}
 	free(items);
 	return rc;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/pgq_assert.h"
@@ -26,6 +27,26 @@
 #include "wal/wal_format.h"
 #include "wal/wal_int.h"
 #include "wal/wal_io.h"
+
+/* Monotonic clock in ns, for the writer's time counters (wal_stats). */
+uint64_t
+wal_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* Adds the time since *since to *counter and moves *since to now. */
+static void
+time_add(uint64_t *counter, uint64_t *since)
+{
+	uint64_t	now = wal_mono_ns();
+
+	__atomic_fetch_add(counter, now - *since, __ATOMIC_RELAXED);
+	*since = now;
+}
 
 bool
 wal_grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -71,6 +92,16 @@ wake_bucket(struct wal_wait_bucket *b)
 void
 wal_wake_help(struct wal *w, unsigned budget)
 {
+	if (__atomic_load_n(&w->n_waiting, __ATOMIC_SEQ_CST) == 0)
+	{
+		uint64_t	p = __atomic_load_n(&w->persisted, __ATOMIC_SEQ_CST);
+
+		pthread_mutex_lock(&w->wake_lock);
+		if (w->woken_upto < p)
+			w->woken_upto = p;
+		pthread_mutex_unlock(&w->wake_lock);
+		return;
+	}
 	while (budget > 0)
 	{
 		uint64_t	k;
@@ -182,8 +213,10 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 static int
 sync_fd(struct wal *w, int fd)
 {
+	uint64_t	t = wal_mono_ns();
 	int			rc = wal_io.fdatasync(fd);
 
+	time_add(&w->st.writer_sync_ns, &t);
 	__atomic_fetch_add(&w->st.fsyncs, 1, __ATOMIC_RELAXED);
 	return rc;
 }
@@ -592,10 +625,15 @@ static int
 flush_run(struct wal *w, size_t len, uint64_t off)
 {
 	struct wal_seg *s = &w->segs[w->n_segs - 1];
+	uint64_t	t;
+	int			rc;
 
 	if (len == 0)
 		return WAL_OK;
-	if (pwrite_all(s->fd, w->wbuf, len, off) != 0)
+	t = wal_mono_ns();
+	rc = pwrite_all(s->fd, w->wbuf, len, off);
+	time_add(&w->st.writer_write_ns, &t);
+	if (rc != 0)
 		return io_fail(w, "write", s->first_index, off);
 	return WAL_OK;
 }
@@ -634,15 +672,19 @@ batch_add(struct wal *w, struct batch_cursor *c, const struct wal_item *it,
 		  struct wal_pos *pos)
 {
 	size_t		size = wal_record_size(it->len);
-	struct wal_record rec = {.index = it->index, .term = it->term,
-	.type = it->type, .length = it->len, .payload = it->payload};
 	struct wal_seg *s;
 	int			rc;
 
 	if (needs_roll(w, it->index, size))
 	{
-		if ((rc = finish_segment(w, c)) != WAL_OK ||
-			(rc = seg_roll(w, it->index, size)) != WAL_OK)
+		uint64_t	t;
+
+		if ((rc = finish_segment(w, c)) != WAL_OK)
+			return rc;
+		t = wal_mono_ns();
+		rc = seg_roll(w, it->index, size);
+		time_add(&w->st.writer_roll_ns, &t);
+		if (rc != WAL_OK)
 			return rc;
 		c->run_off = w->segs[w->n_segs - 1].write_off;
 	}
@@ -651,7 +693,7 @@ batch_add(struct wal *w, struct batch_cursor *c, const struct wal_item *it,
 	PGQ_ASSERT(it->index == s->first_index + s->n_entries);
 	if (!wal_grow((void **) &w->wbuf, &w->wbuf_cap, c->run_len + size, 1))
 		return wal_fail(w, WAL_ENOMEM, "out of memory for write buffer");
-	wal_record_encode(&rec, w->wbuf + c->run_len);
+	memcpy(w->wbuf + c->run_len, it->rec, size);
 	*pos = (struct wal_pos) {.term = it->term, .off = s->write_off,
 		.seg_id = w->seg_base_id + (uint32_t) (w->n_segs - 1),
 	.size = (uint32_t) size};
@@ -673,7 +715,8 @@ write_batch(struct wal *w, uint64_t first, size_t n)
 	struct batch_cursor c = {0};
 	int			rc;
 
-	if (!wal_grow((void **) &w->wpos, &w->wpos_cap, n, sizeof(*w->wpos)))
+	if (!wal_grow((void **) &w->wpos, &w->wpos_cap, n, sizeof(*w->wpos)) ||
+		!wal_grow((void **) &w->wfree, &w->wfree_cap, n, sizeof(*w->wfree)))
 		return wal_fail(w, WAL_ENOMEM, "out of memory for batch");
 	if (w->n_segs > 0)
 		c.run_off = w->segs[w->n_segs - 1].write_off;
@@ -865,6 +908,15 @@ batch_count(struct wal *w)
 	return n;
 }
 
+/* Frees the records pop_items kept aside (without q_lock). */
+static void
+free_popped(struct wal *w)
+{
+	for (size_t k = 0; k < w->n_wfree; k++)
+		free(w->wfree[k]);
+	w->n_wfree = 0;
+}
+
 /*
  * With q_lock held: pops n items, publishing the outcome (the caller wakes
  * the persisted waiters after dropping q_lock).
@@ -883,8 +935,11 @@ pop_items(struct wal *w, size_t n, bool batch_ok)
 			if (batch_ok)
 				__atomic_store_n(&w->persisted, it->index, __ATOMIC_SEQ_CST);
 		}
-		free(it->payload);
-		it->payload = NULL;
+		if (it->rec && w->n_wfree < w->wfree_cap)
+			w->wfree[w->n_wfree++] = it->rec;
+		else
+			free(it->rec);
+		it->rec = NULL;
 		w->head++;
 	}
 	if (batch_ok && n > 0)
@@ -939,8 +994,15 @@ wal_writer_main(void *arg)
 		uint64_t	persisted;
 		bool		failed;
 
-		while (w->head == w->tail && !w->stopping)
-			pthread_cond_wait(&w->q_work, &w->q_lock);
+		if (w->head == w->tail && !w->stopping)
+		{
+			/* wal_stats counts an idle period still going on, too */
+			w->idle_since = wal_mono_ns();
+			while (w->head == w->tail && !w->stopping)
+				pthread_cond_wait(&w->q_work, &w->q_lock);
+			w->st.writer_idle_ns += wal_mono_ns() - w->idle_since;
+			w->idle_since = 0;
+		}
 		if (w->head == w->tail)
 			break;
 		if (w->ring[w->head & w->ring_mask].kind != WAL_ITEM_APPEND)
@@ -955,14 +1017,20 @@ wal_writer_main(void *arg)
 		pthread_mutex_lock(&w->q_lock);
 		pop_items(w, n, rc == WAL_OK);
 		persisted = w->persisted;
+		pthread_mutex_unlock(&w->q_lock);
 		if (rc == WAL_OK)
 		{
-			pthread_mutex_unlock(&w->q_lock);
-			/* One wake-up; the woken waiters wake the rest. */
-			wal_wake_help(w, 1);
+			/*
+			 * The event loop first, then one wake-up (the woken waiters
+			 * wake the rest).  Reporting here, before the next batch is
+			 * taken, lets the entries the loop appends on this report
+			 * (on a busy CPU it may even run first) join that batch.
+			 */
 			notify(w, persisted, false);
-			pthread_mutex_lock(&w->q_lock);
+			wal_wake_help(w, 1);
 		}
+		free_popped(w);
+		pthread_mutex_lock(&w->q_lock);
 	}
 	pthread_mutex_unlock(&w->q_lock);
 	return NULL;

@@ -12,22 +12,9 @@ read -r -a nodes <<< "$PGQ_NODES"
 s=$((p % 3 + 1))
 sport=${nodes[s-1]##*:}
 pport=${nodes[p-1]##*:}
-for ((t = 0; t < 100; t++)); do
-	[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && break; sleep 0.1
-done
+wait_capture || diag "capture is not streaming"
 # sx ARGS: psql through the secondary's client port.
 sx() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$sport" -U postgres -d postgres "$@" 2>&1; }
-settle() {
-	local idx i
-	idx=$(field "$(node_status "$p")" commit)
-	for i in 1 2 3; do wait_applied "$i" "$idx" 30 || diag "node $i did not apply $idx"; done
-}
-same() {	# same QUERY NAME: all three servers answer QUERY alike
-	local a b c
-	a=$(server_psql 1 -c "$1"); b=$(server_psql 2 -c "$1"); c=$(server_psql 3 -c "$1")
-	if [[ $a == "$b" && $b == "$c" ]]; then ok 0 "$2"; else
-		ok 1 "$2"; diag "node1: ${a:0:200}"; diag "node2: ${b:0:200}"; diag "node3: ${c:0:200}"; fi
-}
 
 out=$(sx -c "CREATE TABLE t (id int PRIMARY KEY, v text)")
 is "$out" "CREATE TABLE" "DDL through a secondary"
@@ -66,10 +53,10 @@ out=$(sx -c "\\copy t FROM '$dir/copy.tsv'")
 is "$out" "COPY 2" "\\copy into a table through a secondary"
 out=$(sx -c "PREPARE ins (int, text) AS INSERT INTO t VALUES (\$1, \$2)" -c "EXECUTE ins(200, 'prepared')")
 is "$out" $'PREPARE\nINSERT 0 1' "an SQL prepared statement made on the secondary runs on the primary"
-settle
+settle_all
 is "$(server_psql "$s" -c "SELECT count(*) FROM t")" "$(server_psql "$p" -c "SELECT count(*) FROM t")" \
 	"the secondary's server got the rows through the log"
-same "SELECT * FROM t ORDER BY id" "table t is identical on the three servers"
+servers_agree "SELECT * FROM t ORDER BY id" "table t is identical on the three servers"
 
 # psycopg 3 with server-side prepared statements: a statement prepared on
 # one connection is made on the other before it is used there.
@@ -114,12 +101,12 @@ for mode in simple extended prepared; do
 	ok $? "pgbench -c 4 -t 50 -M $mode through a secondary" || diag "$out"
 	like "$out" "number of transactions actually processed: 200/200" "all 200 $mode transactions"
 done
-settle
-same "SELECT * FROM t2 ORDER BY id" "table t2 is identical on the three servers"
+settle_all
+servers_agree "SELECT * FROM t2 ORDER BY id" "table t2 is identical on the three servers"
 is "$(server_psql "$p" -c "SELECT count(*) FROM pgbench_history")" 600 "600 history rows on the primary"
 for tb in "pgbench_accounts ORDER BY aid" "pgbench_branches ORDER BY bid" "pgbench_tellers ORDER BY tid" \
 	"pgbench_history ORDER BY tid, aid, mtime, delta"; do
-	same "SELECT md5(string_agg(x::text, ',')), count(*) FROM (SELECT * FROM $tb) x" \
+	servers_agree "SELECT md5(string_agg(x::text, ',')), count(*) FROM (SELECT * FROM $tb) x" \
 		"${tb%% *} is identical on the three servers"
 done
 for i in 1 2 3; do

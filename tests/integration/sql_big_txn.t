@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
 three_nodes_with_primary
-wait_capture 10 || diag "the primary's capture is not streaming"
+wait_capture || diag "the primary's capture is not streaming"
 px() { primary_px "$@"; }
 hash="SELECT count(*), md5(string_agg(id::text || ':' || v, ',' ORDER BY id)) FROM big"
 
@@ -22,12 +22,12 @@ chunks=$(field "$(pgqctl "$(ctl_sock "$p")" capture)" proposed)
 diag "log commit index $idx after the insert; chunks proposed: ${chunks:-?}; the INSERT took $((t1 - t0)) s"
 settle_all 300
 diag "every node applied it $((SECONDS - t1)) s after the client's answer"
-same_on_all "$hash" "the three servers hold the same million rows"
+servers_agree "$hash" "the three servers hold the same million rows"
 like "$(server_psql $((p % 3 + 1)) -c "SELECT count(*) FROM big")" "^1000000$" "a secondary has all of them"
 out=$(px -c "UPDATE big SET v = upper(v) WHERE id % 2 = 0")
 is "$out" "UPDATE 500000" "then an UPDATE of half a million rows"
 settle_all 300
-same_on_all "$hash" "the servers are still identical"
+servers_agree "$hash" "the servers are still identical"
 no_prepared_left
 appliers_ok
 ok $? "every applier is healthy"

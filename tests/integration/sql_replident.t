@@ -10,7 +10,7 @@ source "$(dirname "$0")/../lib/cluster.sh"
 three_nodes_with_primary
 read -r -a nodes <<< "$PGQ_NODES"
 port=${nodes[p-1]##*:}
-wait_capture 10 || diag "the primary's capture is not streaming"
+wait_capture || diag "the primary's capture is not streaming"
 px() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@" 2>&1; }
 
 out=$(px -c "CREATE TABLE np (a int, b text)")
@@ -44,10 +44,10 @@ is "$(server_psql "$p" -c "SELECT relreplident FROM pg_class WHERE relname = 'la
 out=$(px -c "UPDATE later SET v = -v WHERE id <= 10")
 is "$out" "UPDATE 10" "and its updates go on"
 settle_all 60
-same_on_all "SELECT relname, relreplident FROM pg_class WHERE relname IN ('np', 'np2', 'np3', 'np4', 'wk', 'later') ORDER BY 1" \
+servers_agree "SELECT relname, relreplident FROM pg_class WHERE relname IN ('np', 'np2', 'np3', 'np4', 'wk', 'later') ORDER BY 1" \
 	"the replica identities are the same on every server"
 for tb in np np2 np3 np4 later; do
-	same_on_all "SELECT count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM $tb x" "table $tb is identical on the three servers"
+	servers_agree "SELECT count(*), md5(string_agg(x::text, ',' ORDER BY x::text)) FROM $tb x" "table $tb is identical on the three servers"
 done
 like "$(server_psql $((p % 3 + 1)) -c "SELECT count(*) FROM np WHERE b LIKE '%!'")" "^6$" \
 	"a secondary has the updated rows"

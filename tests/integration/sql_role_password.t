@@ -13,7 +13,7 @@ hba=$(scratch_dir)/hba.conf
 printf 'host all postgres all trust\nhost all all all scram-sha-256\n' > "$hba"
 three_nodes_with_primary --password pgpw --set "auth_hba_file=$hba"
 read -r -a nodes <<< "$PGQ_NODES"
-wait_capture 10 || diag "the primary's capture is not streaming"
+wait_capture || diag "the primary's capture is not streaming"
 # on NODE USER PASSWORD ARGS: psql through node NODE's client port.
 on() {
 	PGPASSWORD=$3 psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${nodes[$1-1]##*:}" \
@@ -25,7 +25,7 @@ secret="plain Pa55 it''s"	# SQL text: the password is: plain Pa55 it's
 out=$(on "$p" postgres pgpw -c "CREATE ROLE alice LOGIN PASSWORD '$secret'")
 is "$out" "CREATE ROLE" "CREATE ROLE ... PASSWORD through the primary"
 settle_all 60
-same_on_all "SELECT rolpassword FROM pg_authid WHERE rolname = 'alice'" \
+servers_agree "SELECT rolpassword FROM pg_authid WHERE rolname = 'alice'" \
 	"pg_authid.rolpassword is identical on the three servers"
 like "$(server_psql 1 -c "SELECT rolpassword FROM pg_authid WHERE rolname = 'alice'")" '^SCRAM-SHA-256\$4096:' \
 	"and it is a SCRAM-SHA-256 verifier"
@@ -37,7 +37,7 @@ like "$out" "password authentication failed" "a wrong password is refused"
 out=$(on "$s2" postgres pgpw -c "ALTER ROLE alice PASSWORD 'second-secret'")
 is "$out" "ALTER ROLE" "ALTER ROLE ... PASSWORD through a secondary (forwarded)"
 settle_all 60
-same_on_all "SELECT rolpassword FROM pg_authid WHERE rolname = 'alice'" \
+servers_agree "SELECT rolpassword FROM pg_authid WHERE rolname = 'alice'" \
 	"the new verifier is identical on the three servers"
 out=$(on "$s1" alice "second-secret" -c "SELECT current_user")
 is "$out" "alice" "the new password works through node $s1"

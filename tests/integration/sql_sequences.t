@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
 three_nodes_with_primary
-wait_capture 10 || diag "the primary's capture is not streaming"
+wait_capture || diag "the primary's capture is not streaming"
 px() { primary_px "$@"; }
 seqs="SELECT sequencename, last_value FROM pg_sequences ORDER BY 1"
 
@@ -26,7 +26,7 @@ px -q -c "INSERT INTO b (v) SELECT 'x' || g FROM generate_series(1, 30) g" \
 px -q -c "SELECT nextval('s_id_seq') FROM generate_series(1, 7)" >/dev/null
 px -q -c "INSERT INTO b (v) VALUES ('after the gap')" >/dev/null
 settle_all 60
-same_on_all "$seqs" "the sequence positions are the same on the three servers"
+servers_agree "$seqs" "the sequence positions are the same on the three servers"
 is "$(server_psql "$p" -c "SELECT last_value FROM pg_sequences WHERE sequencename = 's_id_seq'")" 128 \
 	"s_id_seq is past every value taken (121 inserted, 7 taken alone)"
 like "$(server_psql $((p % 3 + 1)) -c "SELECT last_value FROM pg_sequences WHERE sequencename = 'down'")" "^995$" \
@@ -44,7 +44,7 @@ p=$np
 [[ -n $p && $p != "$old" ]]
 ok $? "a new primary (node $p)"
 for ((t = 0; t < 100; t++)); do
-	[[ $(field "$(node_status "$p")" role) == primary ]] && wait_capture 1 && \
+	[[ $(field "$(node_status "$p")" role) == primary ]] && wait_capture && \
 		out=$(px -c "INSERT INTO s (v) VALUES ('new primary') RETURNING id") && [[ $out =~ ^[0-9]+ ]] && break
 	sleep 0.2
 done
@@ -55,7 +55,7 @@ is "$out" "INSERT 0 50" "50 more serial inserts through the new primary: no dupl
 out=$(px -c "INSERT INTO b (v) VALUES ('np') RETURNING id")
 is "${out%%$'\n'*}" 32 "an identity column goes on past its used values too (31 were taken)"
 settle_all 60
-same_on_all "$seqs" "the sequence states converge on the three servers"
+servers_agree "$seqs" "the sequence states converge on the three servers"
 
 # kill -9 of the primary's node: the next primary goes on past every value.
 used=$(server_psql "$p" -c "SELECT max(id) FROM s")
@@ -74,7 +74,7 @@ done
 [[ -n $p ]]
 ok $? "a new primary (node ${p:-none})"
 for ((t = 0; t < 100; t++)); do
-	wait_capture 1 && out=$(px -c "INSERT INTO s (v) VALUES ('after kill') RETURNING id") &&
+	wait_capture && out=$(px -c "INSERT INTO s (v) VALUES ('after kill') RETURNING id") &&
 		[[ $out =~ ^[0-9]+ ]] && break
 	sleep 0.2
 done
@@ -84,9 +84,9 @@ is "$out" "INSERT 0 20" "20 more inserts: no duplicate key"
 "$PGQ_TOP/scripts/cluster" start-node --dir "$PGQ_DIR" "$killed"
 ok $? "the killed node restarts"
 settle_all 60
-same_on_all "$seqs" "the sequence states converge again, the restarted node's included"
-same_on_all "SELECT count(*), count(DISTINCT id), max(id) FROM s" "table s is the same everywhere, ids distinct"
-same_on_all "SELECT md5(string_agg(id || v, ',' ORDER BY id)) FROM b" "table b is identical"
+servers_agree "$seqs" "the sequence states converge again, the restarted node's included"
+servers_agree "SELECT count(*), count(DISTINCT id), max(id) FROM s" "table s is the same everywhere, ids distinct"
+servers_agree "SELECT md5(string_agg(id || v, ',' ORDER BY id)) FROM b" "table b is identical"
 appliers_ok
 ok $? "every applier is healthy"
 done_testing

@@ -12,11 +12,11 @@ source "$(dirname "$0")/../lib/cluster.sh"
 three_nodes_with_primary
 read -r -a nodes <<< "$PGQ_NODES"
 port=${nodes[p-1]##*:}
-wait_capture 10 || diag "the primary's capture is not streaming"
+wait_capture || diag "the primary's capture is not streaming"
 px() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@" 2>&1; }
 pg_on() { server_psql "$@"; }
 settle() { settle_all 60; }
-same() { same_on_all "$@"; }
+same() { servers_agree "$@"; }
 
 out=$(px -c "CREATE DATABASE db2")
 is "$out" "CREATE DATABASE" "CREATE DATABASE through the primary answers like PostgreSQL"

@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib/cluster.sh"
 three_nodes_with_primary
 read -r -a nodes <<< "$PGQ_NODES"
 port=${nodes[p-1]##*:}
-wait_capture 10 || diag "the primary's capture is not streaming"
+wait_capture || diag "the primary's capture is not streaming"
 px() { psql -X -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -h 127.0.0.1 -p "$port" -U postgres -d "${DB:-postgres}" "$@" 2>&1; }
 
 px -q -c "CREATE TABLE t (id int PRIMARY KEY, v text)" -c "INSERT INTO t VALUES (1, 'one')" >/dev/null
@@ -50,9 +50,9 @@ like "$out" "large objects" "a secondary refuses large objects the same way"
 out=$(px -c "INSERT INTO t VALUES (4, 'four')")
 is "$out" "INSERT 0 1" "writes go on"
 settle_all 60
-same_on_all "SELECT count(*) FROM pg_largeobject_metadata" "no large object on any server"
-same_on_all "SELECT * FROM t ORDER BY id" "table t is identical on the three servers"
-same_on_all "SELECT relname, relpersistence FROM pg_class WHERE relname IN ('t', 'u', 'u2', 't_copy') ORDER BY 1" \
+servers_agree "SELECT count(*) FROM pg_largeobject_metadata" "no large object on any server"
+servers_agree "SELECT * FROM t ORDER BY id" "table t is identical on the three servers"
+servers_agree "SELECT relname, relpersistence FROM pg_class WHERE relname IN ('t', 'u', 'u2', 't_copy') ORDER BY 1" \
 	"no refused table exists anywhere, t is still logged"
 no_prepared_left
 appliers_ok

@@ -59,29 +59,30 @@ server_psql() {
 		-U postgres -d postgres "${@:2}" 2>&1
 }
 
-# settle_all [SECONDS]: until every node has applied the commit index of
-# the primary $p.
+# servers_agree QUERY NAME: one TAP line, ok when every node's own server
+# answers QUERY alike (each answer shown on failure).
+servers_agree() {
+	local i first out same=0
+	first=$(server_psql 1 -c "$1")
+	for ((i = 2; i <= PGQ_N; i++)); do
+		out=$(server_psql "$i" -c "$1")
+		[[ $out == "$first" ]] || same=1
+	done
+	ok "$same" "$2"
+	if ((same)); then
+		for ((i = 1; i <= PGQ_N; i++)); do diag "node$i: $(server_psql "$i" -c "$1" | head -c 200)"; done
+	fi
+	return "$same"
+}
+
+# settle_all [SECONDS]: until every node has applied the primary's ($p)
+# current commit index.
 settle_all() {
 	local idx i
 	idx=$(field "$(node_status "$p")" commit)
 	for ((i = 1; i <= PGQ_N; i++)); do
 		wait_applied "$i" "$idx" "${1:-60}" || diag "node $i did not apply $idx"
 	done
-}
-
-# same_on_all QUERY NAME: one TAP line, ok when every node's server answers
-# QUERY alike (the answers are shown when not).
-same_on_all() {
-	local i ans=() bad=0
-	for ((i = 1; i <= PGQ_N; i++)); do
-		ans+=("$(server_psql "$i" -c "$1")")
-		[[ ${ans[i-1]} == "${ans[0]}" ]] || bad=1
-	done
-	ok "$bad" "$2"
-	if ((bad)); then
-		for ((i = 1; i <= PGQ_N; i++)); do diag "node $i: ${ans[i-1]:0:300}"; done
-	fi
-	return "$bad"
 }
 
 # appliers_ok: every node's applier is healthy (diag for one that is not).
@@ -93,11 +94,12 @@ appliers_ok() {
 	done
 }
 
-# wait_capture [SECONDS]: until the primary $p's capture streams from its slot.
+# wait_capture [NODE]: until node NODE's (default: the primary $p) capture
+# streams, for at most 15 s.
 wait_capture() {
-	local deadline=$((SECONDS + ${1:-10}))
-	while ((SECONDS < deadline)); do
-		[[ $(pgqctl "$(ctl_sock "$p")" capture) == state=streaming* ]] && return 0
+	local t
+	for ((t = 0; t < 150; t++)); do
+		[[ $(pgqctl "$(ctl_sock "${1:-$p}")" capture 2>/dev/null) == state=streaming* ]] && return 0
 		sleep 0.1
 	done
 	return 1

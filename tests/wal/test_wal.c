@@ -380,6 +380,62 @@ fault_fdatasync_slow(int fd)
 }
 
 /*
+ * The node's way (one thread, K appends in flight, "persisted up to N"
+ * from the eventfd only): every batch is reported, the last one too.
+ * Then a thread that waits after all that (the wake cursor jumped while
+ * nobody waited) is still woken.  Also the writer's time counters.
+ */
+static void
+test_eventfd_loop_then_waiter(void **state)
+{
+	struct wal *w = open_small();
+	struct pollfd pfd = {.fd = wal_eventfd(w), .events = POLLIN};
+	const uint64_t last = 20000,
+				k = 256;
+	uint64_t	next = 0,
+				persisted = 0,
+				count;
+	struct one_wait o;
+	pthread_t	t;
+	struct wal_stats st;
+	struct wal_io_ops ops = wal_io_default;
+
+	alarm(120);
+	while (persisted < last)
+	{
+		while (next < last && next - persisted < k)
+		{
+			next++;
+			assert_int_equal(wt_append(w, next, 1, SALT), WAL_OK);
+		}
+		assert_int_equal(poll(&pfd, 1, 10000), 1);	/* else: a lost report */
+		assert_true(read(pfd.fd, &count, sizeof(count)) == sizeof(count));
+		assert_true(wal_persisted_index(w) >= persisted);
+		persisted = wal_persisted_index(w);
+		assert_true(persisted <= next);
+	}
+	assert_int_equal(persisted, last);
+	verify_range(w, 1, last);
+	/* slow syncs: the waiter registers before its index is persisted */
+	slow_sync_us = 100000;
+	ops.fdatasync = fault_fdatasync_slow;
+	wal_set_io_ops(&ops);
+	append_range(w, last + 1, last + 500, 1);
+	o = (struct one_wait) {.w = w, .index = last + 500, .rc = -1};
+	pthread_create(&t, NULL, one_wait_main, &o);
+	pthread_join(t, NULL);
+	assert_int_equal(o.rc, WAL_OK);
+	assert_true(wal_persisted_index(w) >= last + 500);
+	wal_set_io_ops(NULL);
+	wal_stats(w, &st);
+	assert_true(st.writer_write_ns > 0);
+	assert_true(st.writer_sync_ns > 0);
+	assert_true(st.writer_roll_ns > 0);	/* 64 KiB segments roll */
+	wal_close(w);
+	alarm(0);
+}
+
+/*
  * After a truncation the wake cursor must go back with persisted: a waiter
  * for a re-appended index (below the old persisted index) is woken when it
  * is persisted again.
@@ -920,6 +976,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_compact_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_during_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_waiters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eventfd_loop_then_waiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_after_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_on_new_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_on_spare_only, setup, teardown),
