@@ -27,8 +27,10 @@
 #include "common/pgq_log.h"
 #include "node/control.h"
 #include "node/pidfile.h"
+#include "node/stmt_hook.h"
 #include "proxy/proxy.h"
 #include "sql/sql_classify.h"
+#include "sql/sql_ddl.h"
 #include "sync/applier.h"
 #include "sync/commit.h"
 #include "sync/sync_node.h"
@@ -351,6 +353,22 @@ resolve_at_start(struct node *node, uint64_t applied)
 	(void) applier_submit(node->applier, applied, term, NULL, 0);
 }
 
+static void
+hook_ddl_plan(void *arg, const char *stmt, struct sql_ddl_plan *plan)
+{
+	sql_ddl_plan_make(stmt, plan);
+}
+
+static int
+hook_statement(void *arg, const char *db, const char *role, const char *sql,
+			   proxy_stmt_cb cb, void *cb_arg)
+{
+	struct node *node = arg;
+
+	return node_statement(node->loop, node->sync, node->applier, node->cfg->node_id,
+						  db, role, sql, cb, cb_arg);
+}
+
 static int
 node_start(struct node *node)
 {
@@ -417,6 +435,8 @@ node_start(struct node *node)
 		.new_gid = hook_new_gid,
 		.commit_wait = hook_commit_wait,
 		.classify = hook_classify,
+		.statement = hook_statement,
+		.ddl_plan = hook_ddl_plan,
 		.primary_addr = hook_primary_addr,
 		.db_captured = hook_db_captured,
 		.arg = node,

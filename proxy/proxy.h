@@ -23,6 +23,7 @@ struct ev_loop;
 struct pgq_config;
 struct proxy;
 struct sql_result;
+struct sql_ddl_plan;
 
 /*
  * What the write path needs from the rest of the node (docs/proxy.md,
@@ -35,6 +36,23 @@ struct sql_result;
  */
 typedef void (*proxy_commit_cb) (void *arg, int result, uint64_t index);
 
+/*
+ * statement: log a statement that cannot run in a transaction block (run
+ * in database db as role) and call cb once, later, when it ran on this
+ * node's server through the log (docs/sql.md), with text the command tag
+ * (OK) or the error message and its sqlstate (FAILED: it failed alike on
+ * every node).  Returns -1 when it cannot be logged at all (cb never runs).
+ */
+enum proxy_stmt_result
+{
+	PROXY_STMT_OK = 0,
+	PROXY_STMT_FAILED,			/* ran and failed, alike everywhere */
+	PROXY_STMT_UNKNOWN,			/* leadership lost or too slow: may run later */
+	PROXY_STMT_REFUSED,			/* not logged (not the primary, too large) */
+};
+typedef void (*proxy_stmt_cb) (void *arg, enum proxy_stmt_result result,
+							   const char *sqlstate, const char *text);
+
 struct proxy_hooks
 {
 	bool		(*is_primary) (void *arg);
@@ -45,6 +63,10 @@ struct proxy_hooks
 	int			(*commit_wait) (void *arg, const char *txn_id, proxy_commit_cb cb,
 								void *cb_arg);
 	const struct sql_result *(*classify) (void *arg, const char *query);
+	int			(*statement) (void *arg, const char *db, const char *role,
+							  const char *sql, proxy_stmt_cb cb, void *cb_arg);
+	/* sql/sql_ddl.h's sql_ddl_plan_make; plan->before is malloc'd */
+	void		(*ddl_plan) (void *arg, const char *stmt, struct sql_ddl_plan *plan);
 	/* The current primary's client address; -1 when none is known or this
 	 * node is the primary.  NULL: writes on a secondary are refused. */
 	int			(*primary_addr) (void *arg, struct sockaddr_storage *addr,

@@ -75,6 +75,37 @@ proxy_scram_keys(const uint8_t salted[PROXY_SCRAM_KEY_LEN],
 }
 
 int
+proxy_scram_make_verifier(const char *password, char *out, size_t outlen)
+{
+	uint8_t		salt[PROXY_SCRAM_SALT_LEN_DEFAULT];
+	uint8_t		salted[PROXY_SCRAM_KEY_LEN],
+				client_key[PROXY_SCRAM_KEY_LEN],
+				stored_key[PROXY_SCRAM_KEY_LEN],
+				server_key[PROXY_SCRAM_KEY_LEN];
+	char		salt_b64[64],
+				stored_b64[64],
+				server_b64[64];
+	int			n;
+
+	for (const char *c = password; *c; c++)
+		if ((unsigned char) *c >= 0x80)
+			return -1;			/* SASLprep would apply: not done here */
+	if (RAND_bytes(salt, sizeof(salt)) != 1)
+		return -1;
+	proxy_scram_salted_password(password, salt, sizeof(salt), PROXY_SCRAM_ITER_DEFAULT, salted);
+	proxy_scram_keys(salted, client_key, stored_key, server_key);
+	explicit_bzero(salted, sizeof(salted));
+	explicit_bzero(client_key, sizeof(client_key));
+	if (proxy_b64_encode(salt, sizeof(salt), salt_b64, sizeof(salt_b64)) < 0 ||
+		proxy_b64_encode(stored_key, sizeof(stored_key), stored_b64, sizeof(stored_b64)) < 0 ||
+		proxy_b64_encode(server_key, sizeof(server_key), server_b64, sizeof(server_b64)) < 0)
+		return -1;
+	n = snprintf(out, outlen, "%s$%d:%s$%s:%s", PROXY_SCRAM_MECHANISM, PROXY_SCRAM_ITER_DEFAULT,
+				 salt_b64, stored_b64, server_b64);
+	return n < 0 || (size_t) n >= outlen ? -1 : 0;
+}
+
+int
 proxy_scram_make_nonce(char *out, size_t outlen)
 {
 	uint8_t		raw[PROXY_SCRAM_NONCE_LEN];

@@ -10,6 +10,7 @@
  *	proxy_scram_client_first / proxy_scram_client_final / proxy_scram_client_check
  *								- the client side, driven by a ClientKey
  *	proxy_scram_salted_password	- Hi() (tests and verifier creation)
+ *	proxy_scram_make_verifier	- a verifier for a password, as pg_authid keeps it
  *	proxy_md5_response			- "md5" + md5(md5hex(password+user) + salt)
  *
  * The node never sees a password: it checks the client's proof against the
@@ -32,6 +33,8 @@
 #define PROXY_SCRAM_ITER_MAX	(1 << 22)
 #define PROXY_MD5_VERIFIER_LEN	35	/* "md5" + 32 hex */
 #define PROXY_SCRAM_MECHANISM	"SCRAM-SHA-256"
+#define PROXY_SCRAM_ITER_DEFAULT 4096	/* PostgreSQL's scram_iterations */
+#define PROXY_SCRAM_SALT_LEN_DEFAULT 16	/* PostgreSQL's SCRAM_DEFAULT_SALT_LEN */
 
 struct proxy_scram_verifier
 {
@@ -117,6 +120,12 @@ void		proxy_scram_keys(const uint8_t salted[PROXY_SCRAM_KEY_LEN],
 void		proxy_md5_response(const char *verifier, const uint8_t salt[4],
 							   char out[PROXY_MD5_VERIFIER_LEN + 1]);
 bool		proxy_md5_is_verifier(const char *text);
+/*
+ * A new verifier "SCRAM-SHA-256$4096:salt$StoredKey:ServerKey" for
+ * password (random salt), as PostgreSQL stores it.  -1 when the password
+ * is not ASCII (PostgreSQL would SASLprep it) or out is too small.
+ */
+int			proxy_scram_make_verifier(const char *password, char *out, size_t outlen);
 /* A fresh random nonce (base64 of PROXY_SCRAM_NONCE_LEN bytes); -1 on failure. */
 int			proxy_scram_make_nonce(char *out, size_t outlen);
 /* A verifier that no password matches (unknown roles still run SCRAM). */

@@ -25,7 +25,9 @@
 #include "common/pgq_assert.h"
 #include "common/pgq_log.h"
 #include "proxy/proxy_int.h"
+#include "proxy/proxy_scram.h"
 #include "sql/sql_classify.h"
+#include "sql/sql_ddl.h"
 
 #define WP_HOLD_MAX			(4u * 1024 * 1024)	/* held input: stop reading above */
 #define WP_BATCH_MAX		(1u * 1024 * 1024)	/* an unsynced run forwarded above */
@@ -53,6 +55,7 @@ enum step_kind
 	S_INJECT,
 	S_FORWARD,
 	S_COMMIT,
+	S_STATEMENT,				/* log the statement; answer once it ran */
 	S_SWITCH,					/* forwarding: the session moves to the primary */
 };
 
@@ -160,6 +163,8 @@ static int	side_prepare(struct proxy_client *cl, const uint8_t *p, size_t n,
 						 uint8_t **out, size_t *out_len);
 static void op_run(struct proxy_client *cl);
 static void op_end(struct proxy_client *cl, char status);
+static void op_statement(struct proxy_client *cl, const char *sql);
+static int	refuse_in_server(struct proxy_client *cl, const char *msg);
 
 /* ---- small helpers ---- */
 
@@ -676,12 +681,39 @@ op_add(struct wp_op *op, enum step_kind kind, const void *data, size_t len, bool
 	return s;
 }
 
-/* SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'<text>') */
+/*
+ * After DDL: the replica identity pgquorum needs (docs/sql.md, "Replica
+ * identity").  A table without a primary key gets REPLICA IDENTITY FULL,
+ * so its UPDATEs and DELETEs can be published and matched on apply; a
+ * table with one goes back from FULL to DEFAULT (smaller entries).  Only
+ * permanent ordinary tables the session's role owns, outside the system
+ * schemas; USING INDEX and NOTHING are left as set.  Each change is
+ * carried as DDL like the client's own.
+ */
+#define WP_REPLIDENT_SQL \
+	"DO $pgq$DECLARE r record; BEGIN FOR r IN " \
+	"SELECT pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY %s', n.nspname, c.relname, " \
+	"CASE c.relreplident WHEN 'd' THEN 'FULL' ELSE 'DEFAULT' END) AS q " \
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.relreplident IN ('d', 'f') " \
+	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"AND pg_catalog.pg_has_role(c.relowner, 'USAGE') " \
+	"AND (c.relreplident = 'd') <> EXISTS (SELECT 1 FROM pg_catalog.pg_index i " \
+	"WHERE i.indrelid = c.oid AND i.indisprimary) " \
+	"LOOP EXECUTE r.q; " \
+	"PERFORM pg_catalog.pg_logical_emit_message(true, 'pgquorum.ddl', r.q); " \
+	"END LOOP; END$pgq$"
+
+/*
+ * SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'<text>') (unless
+ * !emit); then the replica identity fix-up, in one round trip.
+ */
 static bool
-op_add_ddl(struct wp_op *op, const char *text, size_t len)
+op_add_ddl(struct wp_op *op, const char *text, size_t len, bool emit)
 {
 	static const char pre[] = "SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'";
-	char	   *q = malloc(sizeof(pre) + 2 * len + 8);
+	static const char post[] = "'); " WP_REPLIDENT_SQL;
+	char	   *q = malloc(sizeof(pre) + 2 * len + sizeof(post));
 	size_t		k = 0;
 	bool		ok;
 
@@ -695,11 +727,128 @@ op_add_ddl(struct wp_op *op, const char *text, size_t len)
 			q[k++] = text[i];
 		q[k++] = text[i];
 	}
-	memcpy(q + k, "')", 3);
-	k += 2;
-	ok = op_add(op, S_INJECT, q, k, true) != NULL;
+	memcpy(q + k, post, sizeof(post));
+	k += sizeof(post) - 1;
+	if (!emit)
+		ok = op_add(op, S_INJECT, WP_REPLIDENT_SQL, strlen(WP_REPLIDENT_SQL), true) != NULL;
+	else
+		ok = op_add(op, S_INJECT, q, k, true) != NULL;
 	free(q);
 	return ok;
+}
+
+/* A Query message for text[0..len) as a step of kind. */
+static bool
+op_add_query(struct wp_op *op, enum step_kind kind, const char *text, size_t len)
+{
+	uint8_t    *m = malloc(len + 1 + PQ_HEADER_LEN);
+	bool		ok;
+
+	if (m == NULL)
+		return false;
+	m[0] = PqMsg_Query;
+	pq_put_uint32(m + 1, (uint32_t) (len + 1 + 4));
+	memcpy(m + PQ_HEADER_LEN, text, len);
+	m[PQ_HEADER_LEN + len] = 0;
+	ok = op_add(op, kind, m, len + 1 + PQ_HEADER_LEN, false) != NULL;
+	free(m);
+	return ok;
+}
+
+/*
+ * text with its PASSWORD literal [loc, loc + len) replaced by the SCRAM
+ * verifier of the password (kept when it is a verifier already); malloc'd,
+ * or NULL with why.
+ */
+static char *
+with_verifier(const char *text, size_t tlen, int32_t loc, int32_t len, char *why, size_t whylen)
+{
+	char		pw[1024];
+	char		ver[sizeof(pw) + 64];
+	size_t		k = 0;
+	char	   *out;
+
+	if (len < 2 || (size_t) (loc + len) > tlen || (size_t) len > sizeof(pw))
+	{
+		snprintf(why, whylen, "the PASSWORD literal of this CREATE/ALTER ROLE is too long");
+		return NULL;
+	}
+	for (int32_t i = loc + 1; i < loc + len - 1; i++)
+	{
+		pw[k++] = text[i];
+		if (text[i] == '\'')
+			i++;				/* '' stands for ' */
+	}
+	pw[k] = 0;
+	if (strncmp(pw, PROXY_SCRAM_MECHANISM "$", strlen(PROXY_SCRAM_MECHANISM) + 1) == 0 ||
+		proxy_md5_is_verifier(pw))
+		snprintf(ver, sizeof(ver), "%s", pw);
+	else if (proxy_scram_make_verifier(pw, ver, sizeof(ver)) < 0)
+	{
+		snprintf(why, whylen, "could not compute the SCRAM verifier of the password "
+				 "(pgquorum replicates the verifier, never the password)");
+		explicit_bzero(pw, sizeof(pw));
+		return NULL;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	if ((out = malloc(tlen + strlen(ver) + 3)) == NULL)
+	{
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	snprintf(out, tlen + strlen(ver) + 3, "%.*s'%s'%.*s", (int) loc, text, ver,
+			 (int) (tlen - (size_t) (loc + len)), text + loc + len);
+	return out;
+}
+
+/*
+ * One DDL statement of a writing Query: [the message for its table, before
+ * it runs (CREATE TABLE AS)], the statement (with the password replaced by
+ * its verifier), then its message and the replica identity fix-up.
+ * Returns 0, -1 out of memory, 1 refused (why says why; nothing added ran).
+ */
+static int
+op_add_ddl_stmt(struct proxy_client *cl, struct wp_op *op, const char *text, size_t len,
+				char *why, size_t whylen)
+{
+	const struct proxy_hooks *h = &cl->px->hooks;
+	struct sql_ddl_plan plan = {.pw_loc = -1};
+	char	   *stmt = strndup(text, len);
+	char	   *run = NULL;
+	int			rc = -1;
+
+	if (stmt == NULL)
+		return -1;
+	if (h->ddl_plan != NULL)
+		h->ddl_plan(h->arg, stmt, &plan);
+	if (plan.refuse[0] != '\0')
+	{
+		snprintf(why, whylen, "%s", plan.refuse);
+		rc = 1;
+		goto out;
+	}
+	if (plan.pw_loc >= 0 &&
+		(run = with_verifier(stmt, len, plan.pw_loc, plan.pw_len, why, whylen)) == NULL)
+	{
+		rc = 1;
+		goto out;
+	}
+	if (run != NULL)
+	{
+		free(stmt);
+		stmt = run;
+		len = strlen(run);
+	}
+	if (plan.before != NULL && !op_add_ddl(op, plan.before, strlen(plan.before), true))
+		goto out;
+	if (!op_add_query(op, S_FORWARD, stmt, len) ||
+		!op_add_ddl(op, stmt, len, !plan.no_after))
+		goto out;
+	rc = 0;
+out:
+	free(plan.before);
+	free(stmt);
+	return rc;
 }
 
 static void
@@ -794,12 +943,35 @@ cannot_prepare_reason(uint32_t flags)
 	return "a construct PostgreSQL cannot prepare";
 }
 
+/*
+ * Sequence positions (docs/sql.md, "Sequences"): nextval and setval are not
+ * decoded, so right before PREPARE the primary carries, as DDL of the
+ * transaction, a statement that moves every sequence of the database that
+ * the session can see forward to its position here: the last_value read
+ * now is at or past every value this transaction took, so once the
+ * transaction is committed, every node (and so any later primary) is past
+ * those values.  Only forward: entries can commit in another order than
+ * their reads, and a setval backwards by a client is not carried (gaps,
+ * never duplicates).  No sequence, no message (string_agg is NULL and the
+ * function strict).
+ */
+#define WP_SEQ_SQL \
+	"SELECT pg_catalog.pg_logical_emit_message(true, 'pgquorum.ddl', " \
+	"'SELECT pg_catalog.setval(pg_catalog.format(''%I.%I'', q.schemaname, q.sequencename)::regclass, " \
+	"v.v, true) FROM (VALUES ' || pg_catalog.string_agg(pg_catalog.format('(%L, %s::bigint)', " \
+	"pg_catalog.format('%I.%I', schemaname, sequencename), last_value), ', ') || " \
+	"') AS v(n, v) JOIN pg_catalog.pg_sequences q ON " \
+	"pg_catalog.format(''%I.%I'', q.schemaname, q.sequencename) = v.n " \
+	"WHERE q.last_value IS NULL OR (q.increment_by > 0 AND q.last_value < v.v) " \
+	"OR (q.increment_by < 0 AND q.last_value > v.v)') " \
+	"FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL"
+
 static void
 op_commit(struct proxy_client *cl)
 {
 	struct proxy *px = cl->px;
 	struct wp_op *op = cl->wp->op;
-	char		sql[256];
+	char		sql[sizeof(WP_SEQ_SQL) + 256];
 	char		msg[PROXY_ERRMSG_LEN];
 
 	if (cl->wp->txn_flags & (SQL_F_CANNOT_PREPARE | SQL_F_TOUCHES_CATALOG))
@@ -836,8 +1008,8 @@ op_commit(struct proxy_client *cl)
 		return;
 	}
 	snprintf(sql, sizeof(sql),
-			 "SELECT pg_logical_emit_message(true, 'pgquorum', '%s'); PREPARE TRANSACTION '%s'",
-			 op->gid, op->gid);
+			 "%s; SELECT pg_logical_emit_message(true, 'pgquorum', '%s'); PREPARE TRANSACTION '%s'",
+			 WP_SEQ_SQL, op->gid, op->gid);
 	op->next = N_PREPARED;
 	(void) query_to_backend(cl, sql, WP_SWALLOW);
 }
@@ -866,6 +1038,9 @@ op_run(struct proxy_client *cl)
 		case S_COMMIT:
 			op_commit(cl);
 			break;
+		case S_STATEMENT:
+			op_statement(cl, (const char *) s->data);
+			break;
 		case S_SWITCH:
 			if (cl->fwd == NULL || cl->fwd->state != BE_ACTIVE)
 			{
@@ -878,6 +1053,25 @@ op_run(struct proxy_client *cl)
 			op_run(cl);
 			break;
 	}
+}
+
+/*
+ * A waiter's callback came: free it; the session whose op it was, if that
+ * session is still there and usable, else NULL.
+ */
+static struct proxy_client *
+waiter_done(void *arg)
+{
+	struct wp_waiter *w = arg;
+	struct proxy_client *cl = w->cl;
+
+	free(w);
+	if (cl == NULL || cl->wp == NULL || cl->wp->op == NULL)
+		return NULL;
+	cl->wp->op->waiter = NULL;
+	if (cl->state != CL_ACTIVE || cl->be == NULL)
+		return NULL;
+	return cl;
 }
 
 /*
@@ -931,17 +1125,12 @@ note_commit_index(struct proxy_client *cl, const uint8_t *p, size_t n)
 static void
 on_committed(void *arg, int result, uint64_t index)
 {
-	struct wp_waiter *w = arg;
-	struct proxy_client *cl = w->cl;
+	struct proxy_client *cl = waiter_done(arg);
 	struct wp_op *op;
 
-	free(w);
-	if (cl == NULL || cl->wp == NULL || cl->wp->op == NULL)
+	if (cl == NULL)
 		return;
 	op = cl->wp->op;
-	op->waiter = NULL;
-	if (cl->state != CL_ACTIVE || cl->be == NULL)
-		return;
 	switch (result)
 	{
 		case 0:					/* COMMIT_OK */
@@ -1068,6 +1257,99 @@ static bool
 primary(struct proxy_client *cl)
 {
 	return cl->px->hooks.is_primary(cl->px->hooks.arg);
+}
+
+/* ---- statements that cannot run in a transaction block ---- */
+
+static void
+on_statement_done(void *arg, enum proxy_stmt_result result, const char *sqlstate,
+				  const char *text)
+{
+	struct proxy_client *cl = waiter_done(arg);
+	struct wp_op *op;
+	uint8_t		cc[PROXY_ERRMSG_LEN + 16];
+
+	if (cl == NULL)
+		return;
+	op = cl->wp->op;
+	if (result == PROXY_STMT_OK)
+	{
+		if (to_client(cl, cc, build_cc(cc, sizeof(cc), text)) < 0)
+			return;
+	}
+	else
+	{
+		pgq_info("proxy: session %u: the logged statement ended with %s: %s", cl->id,
+				 sqlstate, text);
+		op_set_error(op, sqlstate, text);
+	}
+	op_finish(cl, cl->be->txn);
+}
+
+/*
+ * Log the statement (hooks.statement); the applier of every node runs it,
+ * this node's included, and the client hears how it went here.
+ */
+static void
+op_statement(struct proxy_client *cl, const char *sql)
+{
+	struct wp_op *op = cl->wp->op;
+	const struct proxy_hooks *h = &cl->px->hooks;
+
+	op->waiter = malloc(sizeof(*op->waiter));
+	if (op->waiter == NULL || h->statement == NULL ||
+		h->statement(h->arg, cl->pool->database, cl->pool->user, sql,
+					 on_statement_done, op->waiter) < 0)
+	{
+		free(op->waiter);
+		op->waiter = NULL;
+		op_set_error(op, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					 "could not log the statement for the other nodes (too large, or "
+					 "this node is not the primary); it was not run");
+		op_finish(cl, cl->be->txn);
+		return;
+	}
+	op->waiter->cl = cl;
+}
+
+/*
+ * A Query holding a statement that cannot run in a transaction block
+ * (CREATE DATABASE, VACUUM, CREATE INDEX CONCURRENTLY ...): alone and
+ * outside a transaction it goes through the log (S_STATEMENT) and is not
+ * run on this session's backend; otherwise PostgreSQL refuses it itself
+ * ("cannot run inside a transaction block"), so it is forwarded.
+ */
+static int
+batch_statement(struct proxy_client *cl, const uint8_t *p, size_t n, uint32_t n_stmts)
+{
+	const struct proxy_hooks *h = &cl->px->hooks;
+	struct wp_op *op;
+
+	if (cl->be->pending > 0)
+	{
+		cl->wp->wait_idle = true;
+		return 1;
+	}
+	if (n_stmts != 1 || cl->be->txn != PQ_TXN_IDLE)
+		return forward_plain(cl, p, n);
+	if (h->ddl_plan != NULL)
+	{
+		struct sql_ddl_plan plan = {.pw_loc = -1};
+
+		h->ddl_plan(h->arg, (const char *) p + PQ_HEADER_LEN, &plan);
+		free(plan.before);
+		if (plan.refuse[0] != '\0')
+			return refuse_in_server(cl, plan.refuse);
+	}
+	if ((op = op_new()) == NULL ||
+		op_add(op, S_STATEMENT, p + PQ_HEADER_LEN, n - PQ_HEADER_LEN - 1, true) == NULL)
+	{
+		op_free(op);
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	op_start(cl, op);
+	return 0;
 }
 
 /* ---- forwarding: a secondary moves a writing transaction to the primary ---- */
@@ -1390,13 +1672,14 @@ batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
 	if (p[n - 1] != '\0')
 		return forward_plain(cl, p, n);
 	classify_text(cl, text, &t);
+	if (t.notxn)
+	{
+		free(t.st);
+		return batch_statement(cl, p, n, t.n);
+	}
 	if (!t.writes && !(t.txn1 == SQL_TXN_COMMIT && wp->wrote))
 	{
 		free(t.st);
-		if (t.notxn)
-			pgq_warn("proxy: session %u: a statement that cannot run in a transaction "
-					 "block (VACUUM, CREATE DATABASE, ...) ran on the primary only: "
-					 "it is not replicated yet", cl->id);
 		return forward_plain(cl, p, n);
 	}
 	if (be->pending > 0)
@@ -1455,32 +1738,37 @@ batch_query(struct proxy_client *cl, const uint8_t *p, size_t n)
 		if (op_add(op, S_INJECT, "BEGIN", 5, true) == NULL)
 			goto oom_op;
 	}
-	if (t.ddl && t.n > 1)
+	if (t.ddl)
 	{
-		for (uint32_t i = 0; i < t.n; i++)
-		{
-			size_t		loc = (size_t) t.st[i].loc,
-						len = t.st[i].len ? (size_t) t.st[i].len : strlen(text + loc);
-			uint8_t    *m = malloc(len + 1 + PQ_HEADER_LEN);
-			bool		ok;
+		uint32_t	nst = t.n ? t.n : 1;
 
-			if (m == NULL)
+		for (uint32_t i = 0; i < nst; i++)
+		{
+			size_t		loc = t.n ? (size_t) t.st[i].loc : 0,
+						len = t.n && t.st[i].len ? (size_t) t.st[i].len : strlen(text + loc);
+			char		why[PROXY_ERRMSG_LEN];
+			int			rc2;
+
+			rc2 = (t.n == 0 || t.st[i].ddl) ?
+				op_add_ddl_stmt(cl, op, text + loc, len, why, sizeof(why)) :
+				(op_add_query(op, S_FORWARD, text + loc, len) ? 0 : -1);
+			if (rc2 < 0)
 				goto oom_op;
-			m[0] = PqMsg_Query;
-			pq_put_uint32(m + 1, (uint32_t) (len + 1 + 4));
-			memcpy(m + PQ_HEADER_LEN, text + loc, len);
-			m[PQ_HEADER_LEN + len] = 0;
-			ok = op_add(op, S_FORWARD, m, len + 1 + PQ_HEADER_LEN, false) != NULL;
-			free(m);
-			if (!ok || (t.st[i].ddl && !op_add_ddl(op, text + loc, len)))
-				goto oom_op;
+			if (rc2 > 0)
+			{
+				/* refused before anything ran */
+				op_free(op);
+				free(t.st);
+				wp->wrote = status != PQ_TXN_IDLE;
+				if (send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED, why) < 0)
+					return -1;
+				return send_z(cl, status);
+			}
 		}
 	}
 	else
 	{
 		if (op_add(op, S_FORWARD, p, n, false) == NULL)
-			goto oom_op;
-		if (t.ddl && !op_add_ddl(op, text, strlen(text)))
 			goto oom_op;
 	}
 	if (status == PQ_TXN_IDLE && op_add(op, S_COMMIT, NULL, 0, false) == NULL)
@@ -1502,6 +1790,35 @@ oom:
 	return -1;
 }
 
+/*
+ * DDL in an extended batch is carried by its text after the batch; one
+ * that needs more (CREATE TABLE AS, a role's password, a refused form) is
+ * refused before anything runs: returns 1 (the error was sent), 0 when
+ * not refused, -1 when the session ended.
+ */
+static int
+ext_ddl_refused(struct proxy_client *cl, const struct wp_ext *x)
+{
+	const struct proxy_hooks *h = &cl->px->hooks;
+	char		why[PROXY_ERRMSG_LEN] = "";
+
+	for (int i = 0; i < x->n_ddl && h->ddl_plan != NULL && why[0] == '\0'; i++)
+	{
+		struct sql_ddl_plan plan = {.pw_loc = -1};
+
+		h->ddl_plan(h->arg, x->ddl[i], &plan);
+		if (plan.refuse[0] != '\0')
+			snprintf(why, sizeof(why), "%s", plan.refuse);
+		else if (plan.before != NULL || plan.pw_loc >= 0)
+			snprintf(why, sizeof(why), "pgquorum replicates this statement (CREATE TABLE AS, "
+					 "or a role's password) only when it is sent as a simple Query; it was not run");
+		free(plan.before);
+	}
+	if (why[0] == '\0')
+		return 0;
+	return send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED, why) < 0 ? -1 : 1;
+}
+
 /* An extended-protocol batch ending with Sync on the primary. */
 static int
 batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
@@ -1514,13 +1831,22 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 	static const uint8_t sync[5] = {PqMsg_Sync, 0, 0, 0, 4};
 
 	analyze_ext(cl, p, n, &x);
-	if (!x.writes && !(x.commit_off >= 0 && wp->wrote))
+	if (x.notxn)
 	{
-		if (x.notxn)
-			pgq_warn("proxy: session %u: a statement that cannot run in a transaction "
-					 "block ran on the primary only: it is not replicated yet", cl->id);
-		return forward_plain(cl, p, n);
+		if (be->pending > 0)
+		{
+			wp->wait_idle = true;
+			return 1;
+		}
+		if (send_error(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					   "a statement that cannot run in a transaction block (CREATE DATABASE, "
+					   "VACUUM, CREATE INDEX CONCURRENTLY, ...) is replicated by pgquorum only "
+					   "when sent alone as a simple Query; it was not run") < 0)
+			return -1;
+		return send_z(cl, be->txn);
 	}
+	if (!x.writes && !(x.commit_off >= 0 && wp->wrote))
+		return forward_plain(cl, p, n);
 	if (be->pending > 0)
 	{
 		wp->wait_idle = true;
@@ -1538,6 +1864,13 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 		wp->wrote |= x.writes;
 		return forward_plain(cl, p, n);
 	}
+	switch (ext_ddl_refused(cl, &x))
+	{
+		case 1:
+			return send_z(cl, status);
+		case -1:
+			return -1;
+	}
 	if ((op = op_new()) == NULL)
 		goto oom;
 	wp->txn_flags |= x.flags;
@@ -1553,7 +1886,7 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 			memcpy(s->data + x.commit_off, sync, 5);
 		}
 		for (int i = 0; i < x.n_ddl; i++)
-			if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i])))
+			if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i]), true))
 				goto oom_op;
 		op->ok_len = build_cc(op->ok_msgs, sizeof(op->ok_msgs), "COMMIT");
 		if (op_add(op, S_COMMIT, NULL, 0, false) == NULL)
@@ -1570,7 +1903,7 @@ batch_ext(struct proxy_client *cl, const uint8_t *p, size_t n)
 	if (op_add(op, S_FORWARD, p, n, false) == NULL)
 		goto oom_op;
 	for (int i = 0; i < x.n_ddl; i++)
-		if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i])))
+		if (!op_add_ddl(op, x.ddl[i], strlen(x.ddl[i]), true))
 			goto oom_op;
 	if (status == PQ_TXN_IDLE && op_add(op, S_COMMIT, NULL, 0, false) == NULL)
 		goto oom_op;
@@ -1588,9 +1921,85 @@ oom:
 	return -1;
 }
 
+/* Offset of the last whole message of p[0..n). */
+static size_t
+last_msg_off(const uint8_t *p, size_t n)
+{
+	size_t		last = 0;
+
+	for (size_t off = 0; off + PQ_HEADER_LEN <= n; off += 1 + pq_get_uint32(p + off + 1))
+		last = off;
+	return last;
+}
+
+/*
+ * Have the server raise our error in place of the client's statement: the
+ * client gets ErrorResponse + ReadyForQuery from PostgreSQL itself, and a
+ * transaction block is aborted as by any error in it.
+ */
+static int
+refuse_in_server(struct proxy_client *cl, const char *msg)
+{
+	static const char pre[] = "DO $pgq$BEGIN RAISE EXCEPTION USING ERRCODE = "
+		"'feature_not_supported', MESSAGE = '";
+	char		sql[sizeof(pre) + 2 * PROXY_ERRMSG_LEN + 32];
+	size_t		k = sizeof(pre) - 1;
+
+	memcpy(sql, pre, k);
+	for (const char *c = msg; *c && k < sizeof(sql) - 32; c++)
+	{
+		if (*c == '\'')
+			sql[k++] = '\'';
+		if (*c != '$')
+			sql[k++] = *c;
+	}
+	memcpy(sql + k, "'; END$pgq$", 12);
+	pgq_info("proxy: session %u: refused: %s", cl->id, msg);
+	return query_to_backend(cl, sql, WP_FWD);
+}
+
+/* What in flags pgquorum cannot replicate, or NULL. */
+static const char *
+unreplicable(uint32_t flags)
+{
+	if (flags & SQL_F_USES_LARGE_OBJECT)
+		return "large objects (lo_create, lo_import, lo_open, lo_write, lo_put, lo_unlink, ...) "
+			"are not replicated by pgquorum (logical decoding does not carry them): "
+			"store the data in a bytea column";
+	if (flags & SQL_F_EMITS_MESSAGE)
+		return "pg_logical_emit_message() is refused through pgquorum: its messages share "
+			"the stream that carries pgquorum's own DDL";
+	return NULL;
+}
+
+/*
+ * A Query whose statements cannot be replicated, on any node: refused in
+ * the server's name.  Returns 1 when refused, 0 when not, -1 on error.
+ */
+static int
+refuse_unreplicable_query(struct proxy_client *cl, const char *text)
+{
+	struct wp_text t;
+	const char *why;
+
+	classify_text(cl, text, &t);
+	free(t.st);
+	why = unreplicable(t.flags);
+	if (why == NULL && (t.txn1 == SQL_TXN_PREPARE || t.txn1 == SQL_TXN_COMMIT_PREPARED ||
+						t.txn1 == SQL_TXN_ROLLBACK_PREPARED))
+		why = "PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED are refused through "
+			"pgquorum: it ends every writing transaction with its own two-phase commit";
+	if (why == NULL)
+		return 0;
+	return refuse_in_server(cl, why) < 0 ? -1 : 1;
+}
+
 static int
 wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
+	size_t		moff = last_msg_off(p, n);
+	int			rc;
+
 	if (cl->fwd != NULL && cl->be == cl->fwd)
 	{
 		/* a forwarded transaction: the primary node decides */
@@ -1602,7 +2011,32 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 		}
 		return forward_plain(cl, p, n);
 	}
-	if (!primary(cl) || last == PqMsg_FunctionCall)
+	if (last == PqMsg_FunctionCall)
+	{
+		if (moff > 0 && forward_plain(cl, p, moff) < 0)
+			return -1;
+		return refuse_in_server(cl, "the fastpath function call protocol (used by libpq's "
+								"large-object functions lo_import, lo_export, lo_read, lo_write, "
+								"...) is not supported by pgquorum: large objects are not "
+								"replicated");
+	}
+	if (last == PqMsg_Query && p[n - 1] == '\0' &&
+		(rc = refuse_unreplicable_query(cl, (const char *) p + moff + PQ_HEADER_LEN)) != 0)
+	{
+		if (rc < 0 || (moff > 0 && forward_plain(cl, p, moff) < 0))
+			return -1;
+		return 0;
+	}
+	if (last == PqMsg_Sync)
+	{
+		struct wp_ext x;
+		const char *why;
+
+		analyze_ext(cl, p, n, &x);	/* keeps the maps current */
+		if ((why = unreplicable(x.flags)) != NULL)
+			return refuse_in_server(cl, why);
+	}
+	if (!primary(cl))
 	{
 		bool		writes = false;
 
@@ -1612,7 +2046,7 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 
 			analyze_ext(cl, p, n, &x);
 			/* preparing a write: it runs there, and may need what is only there yet */
-			writes = x.writes || x.parse_writes;
+			writes = x.writes || x.parse_writes || x.notxn;
 			if (!writes && x.begin != NULL)
 				note_local_query(cl, x.begin, &(struct wp_text) {.txn1 = SQL_TXN_BEGIN});
 			else if (!writes)
@@ -1625,26 +2059,22 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 
 			classify_text(cl, text, &t);
 			free(t.st);
-			writes = t.writes;
+			writes = t.writes || t.notxn;
 			if (!writes)
 				note_local_query(cl, text, &t);
 		}
-		if (writes && last != PqMsg_FunctionCall)
+		if (writes)
 			return forward_write(cl, p, n);
 		return forward_plain(cl, p, n);
 	}
 	if (last == PqMsg_Query)
 	{
 		/* a Query alone (extended messages before it go first) */
-		if (n > 0 && p[0] != PqMsg_Query)
+		if (moff > 0)
 		{
-			size_t		qoff = 0;
-
-			for (size_t off = 0; off < n; off += 1 + pq_get_uint32(p + off + 1))
-				qoff = off;
-			if (forward_plain(cl, p, qoff) < 0)
+			if (forward_plain(cl, p, moff) < 0)
 				return -1;
-			return batch_query(cl, p + qoff, n - qoff) < 0 ? -1 : 0;
+			return batch_query(cl, p + moff, n - moff) < 0 ? -1 : 0;
 		}
 		return batch_query(cl, p, n);
 	}

@@ -8,7 +8,8 @@ sql_libpgq_sql_a_SOURCES = \
 	sql/sql_walk.c \
 	sql/sql_funcs.c \
 	sql/sql_cache.c \
-	sql/sql_names.c
+	sql/sql_names.c \
+	sql/sql_ddl.h sql/sql_ddl.c
 
 # Benchmark (bench/sql_classify runs it): cost per statement, uncached vs
 # cached, and parse vs fingerprint.

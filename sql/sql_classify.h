@@ -121,7 +121,9 @@ enum
 	SQL_F_PGQUORUM_SETTING = 1u << 15,	/* SET/RESET/SHOW pgquorum.<name> */
 	SQL_F_WALK_LIMIT = 1u << 16,	/* tree deeper than the walker's bound:
 									 * classified may-write */
-	SQL_F_COUNT_BITS = 17
+	SQL_F_EMITS_MESSAGE = 1u << 17, /* pg_logical_emit_message(): the stream
+									 * carries pgquorum's own DDL that way */
+	SQL_F_COUNT_BITS = 18
 };
 
 /* The admin views of issue 7, as bits of admin_views. */

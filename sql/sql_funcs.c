@@ -191,6 +191,7 @@ static const func_entry funcs[] = {
 	{"pg_last_wal_receive_lsn", R, 0},
 	{"pg_last_wal_replay_lsn", R, 0},
 	{"pg_last_xact_replay_timestamp", R, 0},
+	{"pg_logical_emit_message", W, SQL_F_EMITS_MESSAGE},
 	{"pg_notify", W, SQL_F_NOTIFY | SQL_F_CANNOT_PREPARE},
 	{"pg_postmaster_start_time", R, 0},
 	{"pg_relation_filepath", R, 0},

@@ -58,7 +58,7 @@ static const char *const flag_names[SQL_F_COUNT_BITS] = {
 	"large object", "sequence", "pgquorum schema", "role password",
 	"no transaction block", "function of unknown volatility",
 	"read-only transaction", "AND CHAIN", "set_config()",
-	"pgquorum setting", "nesting too deep",
+	"pgquorum setting", "nesting too deep", "pg_logical_emit_message()",
 };
 
 const char *

@@ -35,6 +35,8 @@
 #define APPLIER_FINISH_TRIES 1000	/* "is busy": x APPLIER_FINISH_RETRY_MS */
 #define APPLIER_FINISH_RETRY_MS 1
 #define APPLIER_IDLE_RESOLVE_S 5	/* idle this long: resolve again */
+#define APPLIER_STATEMENT_TRIES 100
+#define APPLIER_STATEMENT_RETRY_MS 100
 
 struct item
 {
@@ -86,6 +88,9 @@ struct applier
 	uint64_t	unrecorded;		/* applied, position not yet recorded */
 	struct txn_sql sql;
 	struct txn_change_iter *iter;	/* large: heap */
+	/* outcomes of STATEMENT entries (under mu) */
+	struct applier_outcome outcomes[APPLIER_OUTCOMES];
+	unsigned	outcome_next;
 };
 
 static void
@@ -689,17 +694,170 @@ apply_abort(struct applier *a, uint64_t index, const struct txn_entry *e)
 	return record_position(a, index);
 }
 
+/* ---- statements outside a transaction block (docs/capture.md) ---- */
+
+/*
+ * An error that every server at the same log position gets alike, because
+ * it depends only on the statement and the replicated state (a syntax
+ * error, a database that exists already, a missing table ...): the
+ * statement failed everywhere, the outcome is recorded and applying goes on.
+ */
+static bool
+statement_error_is_deterministic(const char *sqlstate)
+{
+	static const char *const classes[] = {"42", "3D", "3F", "22", "0A", "2B", "23", "P0", "44"};
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return false;
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (strncmp(sqlstate, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * An error that depends on this server's moment (a session still connected
+ * to a database being dropped or copied, a lock, a cancel, resources): try
+ * again for a while.
+ */
+static bool
+statement_error_is_transient(const char *sqlstate)
+{
+	static const char *const codes[] = {"55006", "55P03", "40", "57", "53", "58", "08"};
+
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return false;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strncmp(sqlstate, codes[i], strlen(codes[i])) == 0)
+			return true;
+	return false;
+}
+
+static bool
+stopping(struct applier *a)
+{
+	bool		yes;
+
+	pthread_mutex_lock(&a->mu);
+	yes = a->stopping;
+	pthread_mutex_unlock(&a->mu);
+	return yes;
+}
+
+static void
+record_outcome(struct applier *a, uint64_t index, const char *sqlstate, const char *text)
+{
+	struct applier_outcome *o;
+
+	pthread_mutex_lock(&a->mu);
+	o = &a->outcomes[a->outcome_next];
+	a->outcome_next = (a->outcome_next + 1) % APPLIER_OUTCOMES;
+	o->index = index;
+	o->ok = sqlstate == NULL;
+	snprintf(o->sqlstate, sizeof(o->sqlstate), "%s", sqlstate ? sqlstate : "00000");
+	snprintf(o->text, sizeof(o->text), "%s", text);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/*
+ * Close every connection but keep: a statement such as DROP DATABASE or
+ * CREATE DATABASE ... TEMPLATE x fails while any session (ours too) is
+ * connected to that database.  They reconnect on next use.
+ */
+static void
+close_other_conns(struct applier *a, PGconn *keep)
+{
+	int			n = 0;
+
+	for (int i = 0; i < a->n_dbs; i++)
+	{
+		if (a->dbs[i].conn == keep)
+		{
+			a->dbs[n++] = a->dbs[i];
+			continue;
+		}
+		if (a->origin_owner == a->dbs[i].conn)
+			a->origin_owner = NULL;
+		PQfinish(a->dbs[i].conn);
+	}
+	a->n_dbs = n;
+}
+
+/* SET ROLE role, or RESET ROLE when role is NULL. */
+static int
+set_role(struct applier *a, PGconn *conn, const struct txn_str *role)
+{
+	char		sql[32 + 2 * TXN_NAME_MAX];
+	char	   *id;
+
+	if (role == NULL)
+		return exec(a, conn, "RESET ROLE", PGRES_COMMAND_OK);
+	if ((id = PQescapeIdentifier(conn, role->p, role->len)) == NULL)
+	{
+		fail(a, "could not quote role: %s", PQerrorMessage(conn));
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "SET ROLE %s", id);
+	PQfreemem(id);
+	return exec(a, conn, sql, PGRES_COMMAND_OK);
+}
+
+/*
+ * Run the statement once.  Returns 0 when it ran or failed alike on every
+ * server (the outcome is recorded), 1 to try again, -1 after fail().
+ */
+static int
+run_statement_once(struct applier *a, PGconn *conn, uint64_t index, bool last_try)
+{
+	const char *sql = txn_sql_text(&a->sql);
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int			rc = 0;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		record_outcome(a, index, NULL, PQcmdStatus(res));
+	else if (statement_error_is_deterministic(sqlstate))
+	{
+		pgq_warn("statement at log index %" PRIu64 " (\"%.200s\") failed as on every node: %s",
+				 index, sql, PQresultErrorMessage(res));
+		record_outcome(a, index, sqlstate, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	}
+	else if (statement_error_is_transient(sqlstate) && !last_try)
+		rc = 1;
+	else
+	{
+		fail(a, "statement at log index %" PRIu64 " (\"%.200s\") failed on this node%s: %s"
+			 "; it may have succeeded on others, so this node stops rather than diverge",
+			 index, sql, last_try ? " after retries" : "", PQresultErrorMessage(res));
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * A STATEMENT: run on its own, outside a transaction block, as the role
+ * that ran it on the primary, with the other connections closed.  The
+ * position is recorded right after it; a crash in between runs it again,
+ * which for CREATE/DROP DATABASE and the like ends in a deterministic
+ * error (it exists already / is gone), recorded as its outcome.
+ */
 static int
 apply_statement(struct applier *a, uint64_t index, const struct txn_entry *e)
 {
 	char		db[TXN_NAME_MAX + 1];
 	const char *err;
 	PGconn	   *conn;
+	int			rc = 1;
 
 	if (end_batch(a) < 0)
 		return -1;
 	entry_db(e, db, sizeof(db));
-	if ((conn = conn_for(a, db)) == NULL)
+	if ((conn = lookup_conn(a, db)) == NULL)
+		return -1;
+	close_other_conns(a, conn);
+	if (take_origin(a, conn) < 0)
 		return -1;
 	err = txn_sql_statement(&a->sql, e);
 	if (err != NULL)
@@ -707,7 +865,15 @@ apply_statement(struct applier *a, uint64_t index, const struct txn_entry *e)
 		fail(a, "cannot apply a statement: %s", err);
 		return -1;
 	}
-	if (run_sql(a, conn) < 0)
+	if (e->role.len > 0 && set_role(a, conn, &e->role) < 0)
+		return -1;
+	for (int t = 0; rc == 1; t++)
+	{
+		rc = run_statement_once(a, conn, index, t >= APPLIER_STATEMENT_TRIES - 1 || stopping(a));
+		if (rc == 1)
+			usleep(APPLIER_STATEMENT_RETRY_MS * 1000);
+	}
+	if (rc < 0 || (e->role.len > 0 && set_role(a, conn, NULL) < 0))
 		return -1;
 	return record_position(a, index);
 }
@@ -1011,6 +1177,22 @@ uint64_t
 applier_applied(struct applier *a)
 {
 	return atomic_load(&a->applied);
+}
+
+bool
+applier_statement_outcome(struct applier *a, uint64_t index, struct applier_outcome *out)
+{
+	bool		found = false;
+
+	pthread_mutex_lock(&a->mu);
+	for (unsigned i = 0; i < APPLIER_OUTCOMES && !found; i++)
+		if (a->outcomes[i].index == index && index != 0)
+		{
+			*out = a->outcomes[i];
+			found = true;
+		}
+	pthread_mutex_unlock(&a->mu);
+	return found;
 }
 
 const char *

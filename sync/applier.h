@@ -27,7 +27,12 @@
  *	- an ABORT: the open multi-chunk transaction is rolled back, and a
  *	  transaction prepared here under that gid is rolled back;
  *	- a STATEMENT (CREATE DATABASE, VACUUM ...): run on its own, outside
- *	  a transaction block; then the origin is advanced;
+ *	  a transaction block, as the entry's role, with the applier's other
+ *	  connections closed; then the origin is advanced.  Its outcome (the
+ *	  command tag, or an error every server gets alike) is kept for
+ *	  applier_statement_outcome; an error that depends on the moment
+ *	  (object in use, lock, cancel) is tried again for a while; any other
+ *	  failure stops the applier;
  *	- SEQUENCES: setval in the batch;
  *	- an opaque test entry (first byte 0, from the control socket): skipped.
  * Resolution of prepared transactions (docs/design.md, "The write path"):
@@ -71,7 +76,18 @@ struct applier;
 #define APPLIER_QUEUE_BYTES (256u << 20)
 #define APPLIER_OPAQUE_PREFIX 0x00	/* first byte of a test entry */
 
+#define APPLIER_OUTCOMES 64
+
 typedef void (*applier_done_cb) (void *arg, uint64_t applied);
+
+/* How a STATEMENT entry ended on this node. */
+struct applier_outcome
+{
+	uint64_t	index;
+	bool		ok;
+	char		sqlstate[6];	/* "00000" when ok */
+	char		text[256];		/* the command tag, or the error message */
+};
 
 /*
  * conninfo: libpq connection string of the local server (its dbname is the
@@ -91,6 +107,9 @@ struct applier *applier_start(struct ev_loop *loop, const char *conninfo,
 bool		applier_submit(struct applier *a, uint64_t index, uint64_t term,
 						   const void *payload, uint32_t len);
 uint64_t	applier_applied(struct applier *a);
+/* The outcome of the STATEMENT at index, if it is among the last ones. */
+bool		applier_statement_outcome(struct applier *a, uint64_t index,
+									  struct applier_outcome *out);
 /* NULL while healthy; else why the applier stopped (static until stop). */
 const char *applier_failure(struct applier *a);
 void		applier_stop(struct applier *a);

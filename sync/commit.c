@@ -96,6 +96,7 @@ struct commit
 	unsigned	fifo_head;
 	unsigned	fifo_len;
 	struct commit_stats stats;
+	ev_tstamp	last_progress;	/* a chunk of ours arrived or committed */
 };
 
 #define FIFO_CAP (CAPTURE_BACKLOG_CHUNKS_DEFAULT + 64)
@@ -151,6 +152,7 @@ on_proposal_done(void *arg, enum sync_node_result result, uint64_t index)
 	struct inflight *f = arg;
 	struct commit *c = f->c;
 
+	c->last_progress = ev_now(c->loop);
 	if (f->generation == c->generation)
 		slot_done(c, f->chunk_id);
 	if (f->txn_id[0] != '\0')
@@ -319,6 +321,7 @@ on_chunk(void *arg, const struct capture_chunk *ch)
 		slot_done(c, ch->id);
 		return;
 	}
+	c->last_progress = ev_now(c->loop);
 	if (is_aborted(c, ch->gid))
 	{
 		refuse_chunk(c, ch, "it was given up");
@@ -478,7 +481,14 @@ on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 	for (struct waiter *x = c->waiters, *next; x != NULL; x = next)
 	{
 		next = x->next;
-		if (x->ready || now < x->deadline)
+		/*
+		 * Past its deadline a waiter still waits while the capture makes
+		 * progress (a huge transaction before it, or its own chunks, are
+		 * being decoded and logged), up to COMMIT_WAIT_MAX_MS in all.
+		 */
+		if (x->ready || now < x->deadline ||
+			(now - c->last_progress < COMMIT_WAIT_TIMEOUT_MS / 1000.0 &&
+			 now < x->deadline + (COMMIT_WAIT_MAX_MS - COMMIT_WAIT_TIMEOUT_MS) / 1000.0))
 			continue;
 		remove_waiter(c, x);
 		c->stats.timeouts++;

@@ -22,7 +22,9 @@
  * waiter is told COMMIT_OK once the entry is committed and applied here
  * (the applier ran COMMIT PREPARED), COMMIT_UNKNOWN when leadership was
  * lost first (the entry may still commit: the client must not be told
- * either way), COMMIT_TIMEOUT when the PREPARE was not decoded in time,
+ * either way), COMMIT_TIMEOUT when the PREPARE was not decoded in time (30 s, or up
+ * to 10 min while chunks of this node keep arriving: a huge transaction
+ * is being decoded),
  * and COMMIT_REFUSED when its final chunk will never be logged (not
  * primary in its term, or the log refused a chunk): the caller may roll
  * the prepared transaction back.
@@ -65,6 +67,7 @@ enum commit_result
 typedef void (*commit_done_cb) (void *arg, enum commit_result result, uint64_t index);
 
 #define COMMIT_WAIT_TIMEOUT_MS 30000
+#define COMMIT_WAIT_MAX_MS 600000	/* while the capture makes progress */
 #define COMMIT_MAX_WAITERS 65536
 #define COMMIT_GID_PREFIX_FMT "pgq_%u_"
 

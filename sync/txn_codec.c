@@ -328,6 +328,7 @@ put_body(struct enc *e, const struct txn_entry *h)
 			break;
 		case TXN_KIND_STATEMENT:
 			put_str32(e, h->sql.p, h->sql.len);
+			put_str16(e, h->role);
 			break;
 		case TXN_KIND_SEQUENCES:
 			put_u32(e, h->n_sequences);
@@ -672,7 +673,10 @@ get_body(struct pgq_reader *r, struct txn_entry *e)
 			return get_chunk_body(r, e);
 		case TXN_KIND_STATEMENT:
 			e->sql.p = (const char *) get_str32(r, 1, TXN_SQL_MAX, &e->sql.len);
-			return r->error ? "bad statement length" : NULL;
+			if (r->error)
+				return "bad statement length";
+			e->role = get_str16(r, 0, TXN_NAME_MAX);
+			return r->error ? "bad statement role" : NULL;
 		case TXN_KIND_SEQUENCES:
 			if (e->txn_id.len)
 				return "txn id set on a sequences entry";

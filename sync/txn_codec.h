@@ -56,7 +56,9 @@
  *		  tuple: u16 ncols (== the relation's ncols), per column u8 kind:
  *			'n' null, 'u' unchanged TOASTed value, 't' text / 'b' binary
  *			followed by str32 value (<= TXN_VALUE_MAX)
- *	Body of a STATEMENT:  str32 sql (1..TXN_SQL_MAX)
+ *	Body of a STATEMENT:  str32 sql (1..TXN_SQL_MAX), str16 role (0..
+ *						  TXN_NAME_MAX: the role it runs as; empty: the
+ *						  applier's own)
  *	Body of SEQUENCES:	  u32 n (>= 1), each: str16 schema, str16 name,
  *						  i64 last_value
  *	Body of an ABORT:	  nothing
@@ -211,6 +213,7 @@ struct txn_entry
 	size_t		changes_len;
 	/* STATEMENT */
 	struct txn_str sql;
+	struct txn_str role;		/* may be empty */
 	/* SEQUENCES */
 	uint32_t	n_sequences;
 	struct txn_sequence *sequences;

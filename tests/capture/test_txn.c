@@ -164,7 +164,8 @@ test_other_kinds_roundtrip(void **state)
 	struct txn_sequence seqs[2] = {{S("public"), S("t_id_seq"), 1001},
 	{S("s"), S("neg"), -5}};
 	struct txn_entry stmt = {.kind = TXN_KIND_STATEMENT, .origin_node = 1,
-	.dbname = S("postgres"), .txn_id = S("t1"), .sql = S("CREATE DATABASE x")};
+	.dbname = S("postgres"), .txn_id = S("t1"), .sql = S("CREATE DATABASE x"),
+	.role = S("alice")};
 	struct txn_entry seq = {.kind = TXN_KIND_SEQUENCES, .origin_node = 1,
 	.dbname = S("app"), .n_sequences = 2, .sequences = seqs};
 	struct txn_entry abort_ = {.kind = TXN_KIND_ABORT, .origin_node = 1,
@@ -183,6 +184,8 @@ test_other_kinds_roundtrip(void **state)
 		assert_int_equal(e->kind, all[i]->kind);
 		if (e->kind == TXN_KIND_SEQUENCES)
 			assert_int_equal(e->sequences[1].last_value, -5);
+		if (e->kind == TXN_KIND_STATEMENT)
+			assert_true(e->role.len == 5 && memcmp(e->role.p, "alice", 5) == 0);
 		txn_entry_free(e);
 		pgq_buf_free(&b);
 	}

@@ -85,6 +85,15 @@ settle_all() {
 	done
 }
 
+# appliers_ok: every node's applier is healthy (diag for one that is not).
+appliers_ok() {
+	local i st
+	for ((i = 1; i <= PGQ_N; i++)); do
+		st=$(node_status "$i")
+		[[ $(field "$st" applier) == ok ]] || { diag "node $i: $st"; return 1; }
+	done
+}
+
 # wait_capture [NODE]: until node NODE's (default: the primary $p) capture
 # streams, for at most 15 s.
 wait_capture() {
@@ -94,4 +103,22 @@ wait_capture() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# primary_px [psql args]: psql through the primary $p's client port, as
+# postgres, in database ${DB:-postgres}.
+primary_px() {
+	local n
+	read -r -a n <<< "$PGQ_NODES"
+	psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${n[p-1]##*:}" -U postgres \
+		-d "${DB:-postgres}" "$@" 2>&1
+}
+
+# no_prepared_left: one TAP line per node: no prepared transaction is left.
+no_prepared_left() {
+	local i
+	for ((i = 1; i <= PGQ_N; i++)); do
+		is "$(server_psql "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 \
+			"no prepared transaction is left on node $i"
+	done
 }

@@ -141,6 +141,32 @@ test_verifier_parse(void **state)
 	assert_false(proxy_scram_parse_verifier("SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$short:short", &v));
 }
 
+/* A made verifier parses, and its keys are those of the password and salt. */
+static void
+test_make_verifier(void **state)
+{
+	struct proxy_scram_verifier v;
+	uint8_t		salted[PROXY_SCRAM_KEY_LEN],
+				ck[PROXY_SCRAM_KEY_LEN],
+				sk[PROXY_SCRAM_KEY_LEN],
+				svk[PROXY_SCRAM_KEY_LEN];
+	char		a[256],
+				b[256];
+
+	assert_int_equal(proxy_scram_make_verifier("pencil it's", a, sizeof(a)), 0);
+	assert_int_equal(proxy_scram_make_verifier("pencil it's", b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);	/* a fresh salt each time */
+	assert_true(proxy_scram_parse_verifier(a, &v));
+	assert_int_equal(v.iterations, 4096);
+	assert_int_equal(v.salt_len, 16);
+	proxy_scram_salted_password("pencil it's", v.salt, v.salt_len, v.iterations, salted);
+	proxy_scram_keys(salted, ck, sk, svk);
+	assert_memory_equal(sk, v.stored_key, PROXY_SCRAM_KEY_LEN);
+	assert_memory_equal(svk, v.server_key, PROXY_SCRAM_KEY_LEN);
+	assert_int_equal(proxy_scram_make_verifier("caf\xc3\xa9", a, sizeof(a)), -1);	/* not ASCII */
+	assert_int_equal(proxy_scram_make_verifier("x", a, 20), -1);	/* too small */
+}
+
 static void
 test_md5(void **state)
 {
@@ -162,6 +188,7 @@ main(void)
 		cmocka_unit_test(test_rfc7677_wrong_proof),
 		cmocka_unit_test(test_client_against_server),
 		cmocka_unit_test(test_verifier_parse),
+		cmocka_unit_test(test_make_verifier),
 		cmocka_unit_test(test_md5),
 	};
 

@@ -23,3 +23,11 @@ tests_sql_admin_rewrite_cli_CPPFLAGS = $(AM_CPPFLAGS) $(PG_QUERY_CFLAGS)
 tests_sql_admin_rewrite_cli_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
 	$(PG_QUERY_LIBS) -lpthread
 EXTRA_DIST += tests/fuzz/fuzz_sql_admin.c tests/fuzz/fuzz_sql_admin.sources
+
+# DDL that needs more than its text (docs/sql.md).
+check_PROGRAMS += tests/sql/test_sql_ddl
+tests_sql_test_sql_ddl_CPPFLAGS = $(AM_CPPFLAGS) $(PG_QUERY_CFLAGS)
+tests_sql_test_sql_ddl_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_sql_test_sql_ddl_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
+	$(PG_QUERY_LIBS) $(CMOCKA_LIBS) -lpthread
+TESTS += tests/sql/test_sql_ddl
