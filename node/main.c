@@ -271,7 +271,7 @@ node_start(struct node *node)
 		return -1;
 	}
 	pgq_info("the local server has applied the log through index %" PRIu64, applied);
-	node->sync = sync_node_start(node->loop, node->cfg, on_apply, node, applied, err, sizeof(err));
+	node->sync = sync_node_start(node->loop, node->cfg, on_apply, node, applied, 0, err, sizeof(err));
 	if (node->sync == NULL)
 	{
 		pgq_fatal("%s", err);
