@@ -519,12 +519,16 @@ send_rebuild(struct sync_node *node, uint64_t peer, uint64_t min_index)
 	struct member_state *ms = member(node, peer);
 	struct sync_msg_ext ext = {.source = node->source,
 	.source_len = (uint32_t) strlen(node->source)};
+	uint64_t	now = now_ms();
 
+	/* said when a member starts waiting; the request goes again every election timeout */
+	pgq_log(ms == NULL || ms->rebuild_sent_ms == 0 || now - ms->rebuild_sent_ms >= 60000 ?
+			PGQ_LOG_INFO : PGQ_LOG_DEBUG,
+			"node %" PRIu64 " needs entries this log no longer holds (compacted through %" PRIu64
+			"): asking it to rebuild its server from this node's (pg_basebackup)",
+			peer, min_index);
 	if (ms != NULL)
-		ms->rebuild_sent_ms = now_ms();
-	pgq_info("node %" PRIu64 " needs entries this log no longer holds (compacted through %" PRIu64
-			 "): asking it to rebuild its server from this node's (pg_basebackup)",
-			 peer, min_index);
+		ms->rebuild_sent_ms = now;
 	send_node_msg(node, peer, SYNC_NODE_MSG_REBUILD, min_index, 0, &ext);
 }
 
@@ -912,7 +916,11 @@ boot_first(struct sync_node *node, uint64_t min_first, uint64_t *prev_term)
 		first = min_first;
 	*prev_term = 0;
 	if (first > 1)
-		PGQ_ASSERT(wal_term(node->wal, first - 1, prev_term) == WAL_OK);
+	{
+		int			rc = wal_term(node->wal, first - 1, prev_term);
+
+		PGQ_ASSERT(rc == WAL_OK);	/* first - 1 >= the wal's first index */
+	}
 	return first;
 }
 
