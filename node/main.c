@@ -319,15 +319,76 @@ stop_replication(struct node *node)
 	node->applier = NULL;
 }
 
+/*
+ * DATA_DIR/rebuild.source marks a rebuild under way: "<from id>\n<conninfo>\n".
+ * A node that finds it at start did not finish one and does it again.
+ */
+static void
+rebuild_marker_path(const struct node *node, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/rebuild.source", node->cfg->data_dir);
+}
+
+static void
+write_rebuild_marker(struct node *node)
+{
+	char		path[4200];
+	FILE	   *f;
+	bool		ok;
+
+	rebuild_marker_path(node, path, sizeof(path));
+	f = fopen(path, "w");
+	ok = f != NULL && fprintf(f, "%" PRIu64 "\n%s\n", node->rebuild_from, node->rebuild_source) > 0 &&
+		fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (f != NULL)
+		ok = fclose(f) == 0 && ok;
+	if (!ok)
+		pgq_warn("could not write \"%s\": %s; a crash during the rebuild would need a hand",
+				 path, strerror(errno));
+}
+
+/* Returns true with the source filled when an unfinished rebuild is marked. */
+static bool
+read_rebuild_marker(struct node *node)
+{
+	char		path[4200];
+	char		line[1100];
+	uint64_t	from = 0;
+	FILE	   *f;
+	bool		ok;
+
+	rebuild_marker_path(node, path, sizeof(path));
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	ok = fgets(line, sizeof(line), f) != NULL && sscanf(line, "%" SCNu64, &from) == 1 &&
+		fgets(line, sizeof(line), f) != NULL && strchr(line, '\n') != NULL;
+	fclose(f);
+	if (!ok || line[0] == '\n')
+	{
+		pgq_warn("ignoring \"%s\": not a node id and a conninfo on two lines", path);
+		return false;
+	}
+	*strchr(line, '\n') = '\0';
+	free(node->rebuild_source);
+	node->rebuild_source = strdup(line);
+	PGQ_ASSERT(node->rebuild_source != NULL);
+	node->rebuild_from = from;
+	return true;
+}
+
 /* The rebuild ended: replication restarts on the copy, or on the old server. */
 static void
 on_rebuild_done(void *arg, bool ok, const char *why)
 {
 	struct node *node = arg;
+	char		path[4200];
 
 	if (node->rebuild != NULL)
 		rebuild_stop(node->rebuild);
 	node->rebuild = NULL;
+	rebuild_marker_path(node, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		pgq_warn("could not remove \"%s\": %s", path, strerror(errno));
 	if (ok)
 		pgq_info("rebuild: the local server is now a copy of node %" PRIu64 "'s; "
 				 "installing it in the log", node->rebuild_from);
@@ -359,6 +420,7 @@ on_rebuild_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	snprintf(log_path, sizeof(log_path), "%s/rebuild.log", node->cfg->data_dir);
 	stop_replication(node);
+	write_rebuild_marker(node);
 	node->rebuild_last = ev_now(loop);
 	node->rebuild = rebuild_start(loop, &p, on_rebuild_done, node, err, sizeof(err));
 	if (node->rebuild == NULL)
@@ -420,7 +482,13 @@ node_start(struct node *node)
 	}
 	ev_timer_init(&node->rebuild_timer, on_rebuild_timer, 0., 0.);
 	node->rebuild_timer.data = node;
-	if (start_replication(node, 0) < 0)
+	if (node->cfg->postgres_data_dir[0] != '\0' && read_rebuild_marker(node))
+	{
+		pgq_warn("a rebuild of the local server from node %" PRIu64 " did not finish: "
+				 "doing it again before replication starts", node->rebuild_from);
+		ev_timer_start(node->loop, &node->rebuild_timer);
+	}
+	else if (start_replication(node, 0) < 0)
 		return -1;
 	node->proxy = proxy_start(node->loop, node->cfg, err, sizeof(err));
 	if (node->proxy == NULL)

@@ -35,13 +35,14 @@
 enum rb_step
 {
 	RB_STOP,					/* pg_ctl stop -m immediate */
-	RB_CLEAR_OLD,				/* rm -rf DATA.pgquorum-old */
+	RB_CLEAR,					/* an interrupted rebuild's DATA, if any */
 	RB_MOVE_ASIDE,				/* DATA -> DATA.pgquorum-old */
 	RB_MAKE_DIR,				/* an empty DATA owned by the server's user */
 	RB_COPY,					/* pg_basebackup */
 	RB_CONFIG,					/* our configuration files back */
 	RB_START,					/* pg_ctl start */
 	RB_RESOLVE,					/* roll back the copy's prepared transactions */
+	RB_DROP_OLD,				/* rm -rf DATA.pgquorum-old */
 	RB_UNDO_REMOVE,				/* rm -rf DATA (a failed copy) */
 	RB_UNDO_BACK,				/* DATA.pgquorum-old -> DATA */
 	RB_UNDO_START,				/* pg_ctl start of the old server */
@@ -55,14 +56,15 @@ static const struct
 	enum rb_step on_ok;
 	enum rb_step on_fail;
 }			step_table[] = {
-	[RB_STOP] = {"stop the local server", RB_CLEAR_OLD, RB_CLEAR_OLD},	/* down already: fine */
-	[RB_CLEAR_OLD] = {"remove the directory an earlier rebuild moved aside", RB_MOVE_ASIDE, RB_UNDO_START},
+	[RB_STOP] = {"stop the local server", RB_CLEAR, RB_CLEAR},	/* down already: fine */
+	[RB_CLEAR] = {"remove what an interrupted rebuild copied", RB_MOVE_ASIDE, RB_FAILED},
 	[RB_MOVE_ASIDE] = {"move the data directory aside", RB_MAKE_DIR, RB_UNDO_START},
 	[RB_MAKE_DIR] = {"make the new data directory", RB_COPY, RB_UNDO_REMOVE},
 	[RB_COPY] = {"copy the source server (pg_basebackup)", RB_CONFIG, RB_UNDO_REMOVE},
 	[RB_CONFIG] = {"put the local configuration files back", RB_START, RB_UNDO_REMOVE},
 	[RB_START] = {"start the copied server", RB_RESOLVE, RB_FAILED},
-	[RB_RESOLVE] = {"roll back the copy's prepared transactions", RB_DONE, RB_DONE},
+	[RB_RESOLVE] = {"roll back the copy's prepared transactions", RB_DROP_OLD, RB_DROP_OLD},
+	[RB_DROP_OLD] = {"remove the old data directory", RB_DONE, RB_DONE},
 	[RB_UNDO_REMOVE] = {"remove the failed copy", RB_UNDO_BACK, RB_FAILED},
 	[RB_UNDO_BACK] = {"move the old data directory back", RB_UNDO_START, RB_FAILED},
 	[RB_UNDO_START] = {"start the old server again", RB_FAILED, RB_FAILED},
@@ -224,10 +226,11 @@ spawn(struct rebuild *rb, bool as_owner, char *const argv[])
 	ev_child_start(rb->loop, &rb->child);
 }
 
+/* A missing source is fine when missing_ok (a rebuild done again). */
 static bool
-do_rename(struct rebuild *rb, const char *from, const char *to)
+do_rename(struct rebuild *rb, const char *from, const char *to, bool missing_ok)
 {
-	if (rename(from, to) == 0)
+	if (rename(from, to) == 0 || (missing_ok && errno == ENOENT))
 		return true;
 	note_failure(rb, "rename \"%s\" to \"%s\": %s", from, to, strerror(errno));
 	return false;
@@ -352,11 +355,15 @@ run_step(struct rebuild *rb)
 		case RB_STOP:
 			spawn(rb, true, stop);
 			break;
-		case RB_CLEAR_OLD:
-			spawn(rb, false, clear_old);
+		case RB_CLEAR:
+			/* the directory moved aside is the old server: keep it */
+			if (access(rb->old_data, F_OK) == 0)
+				spawn(rb, false, clear_new);
+			else
+				finish_step(rb, true);
 			break;
 		case RB_MOVE_ASIDE:
-			finish_step(rb, do_rename(rb, rb->pg_data, rb->old_data));
+			finish_step(rb, do_rename(rb, rb->pg_data, rb->old_data, true));
 			break;
 		case RB_MAKE_DIR:
 			finish_step(rb, make_dir(rb));
@@ -374,11 +381,14 @@ run_step(struct rebuild *rb)
 		case RB_RESOLVE:
 			finish_step(rb, resolve_prepared(rb));
 			break;
+		case RB_DROP_OLD:
+			spawn(rb, false, clear_old);
+			break;
 		case RB_UNDO_REMOVE:
 			spawn(rb, false, clear_new);
 			break;
 		case RB_UNDO_BACK:
-			finish_step(rb, do_rename(rb, rb->old_data, rb->pg_data));
+			finish_step(rb, do_rename(rb, rb->old_data, rb->pg_data, false));
 			break;
 		case RB_DONE:
 		case RB_FAILED:
@@ -390,13 +400,16 @@ static int
 check_params(struct rebuild *rb, const struct rebuild_params *p, char *err, size_t errlen)
 {
 	struct stat st;
+	char		old[PATH_MAX_LEN];
 
 	if (strlen(p->pg_data) + sizeof(OLD_SUFFIX) + 16 > PATH_MAX_LEN || p->pg_data[0] != '/')
 	{
 		snprintf(err, errlen, "postgres_data_dir \"%s\" must be an absolute path", p->pg_data);
 		return -1;
 	}
-	if (stat(p->pg_data, &st) != 0 || !S_ISDIR(st.st_mode))
+	/* An interrupted rebuild may have left only the directory moved aside. */
+	snprintf(old, sizeof(old), "%s%s", p->pg_data, OLD_SUFFIX);
+	if ((stat(p->pg_data, &st) != 0 && stat(old, &st) != 0) || !S_ISDIR(st.st_mode))
 	{
 		snprintf(err, errlen, "postgres_data_dir \"%s\" is not a directory", p->pg_data);
 		return -1;

@@ -9,8 +9,10 @@
  *
  * The steps, in order:
  *	1. pg_ctl stop -m immediate (a server already down is fine);
- *	2. remove what an earlier rebuild moved aside (DATA.pgquorum-old);
- *	3. move the data directory aside to DATA.pgquorum-old;
+ *	2. if DATA.pgquorum-old exists, an earlier rebuild was interrupted: it
+ *	   holds the old server (and its configuration), so DATA, a partial
+ *	   copy or nothing, is removed instead;
+ *	3. move the data directory aside to DATA.pgquorum-old (if still there);
  *	4. pg_basebackup -X stream -c fast from the source into a fresh DATA
  *	   (the copy carries the source's replication origin "pgquorum", so the
  *	   applied index comes with the data; it carries no replication slot);
@@ -20,10 +22,12 @@
  *	7. roll back every prepared transaction the copy brought along: each is
  *	   either committed through the log later (its entry is after the
  *	   copy's applied index) or was never committed; left prepared it would
- *	   hold its locks and block the applier and the capture slot's creation.
+ *	   hold its locks and block the applier and the capture slot's creation;
+ *	8. remove DATA.pgquorum-old.
  * If step 4 fails, the partial copy is removed, the old directory moved
  * back and started, and done_cb reports the failure; the primary asks
- * again.  The old directory stays until the next rebuild, for inspection.
+ * again.  Started again after a crash in the middle (node/main.c keeps a
+ * marker), the steps work from whatever was left, as step 2 says.
  *
  * Each command is a child process watched by an ev_child watcher, so the
  * loop does not wait for it (the loop is libev's default loop, which reaps
