@@ -83,6 +83,14 @@ static const struct pgq_config_key config_keys[] = {
 		"Time for a client's startup and authentication, and for a backend's login or reset."),
 	KEY(server_reset_query, PGQ_CFG_STRING, "DISCARD ALL", 1, 1023, true, false,
 		"Run on a backend connection before another session reuses it."),
+	KEY(log_retention_entries, PGQ_CFG_INT, "1000000", 16, 100000000, false, false,
+		"Log entries kept behind the newest for members that lag. The log is compacted below the lowest applied index of all members, or past this many entries; a member that needs compacted entries is rebuilt with pg_basebackup."),
+	KEY(postgres_data_dir, PGQ_CFG_STRING, "", 0, 4095, false, false,
+		"Data directory of the local PostgreSQL server, so that the node can rebuild it with pg_basebackup when the entries it needs were compacted; empty: no automatic rebuild (the node logs that it needs one)."),
+	KEY(postgres_bin_dir, PGQ_CFG_STRING, "", 0, 4095, false, false,
+		"Directory of pg_ctl and pg_basebackup for a rebuild; empty: found on PATH."),
+	KEY(basebackup_conninfo, PGQ_CFG_STRING, "", 0, 4095, false, false,
+		"How other nodes reach this node's PostgreSQL server to copy it with pg_basebackup (a replication connection: pg_hba.conf needs a replication line); empty: postgres_conninfo."),
 };
 
 #undef KEY

@@ -78,6 +78,10 @@ struct pgq_config
 	int			auth_cache_ttl_ms;
 	int			client_login_timeout_ms;
 	char	   *server_reset_query;
+	int			log_retention_entries;
+	char	   *postgres_data_dir;
+	char	   *postgres_bin_dir;
+	char	   *basebackup_conninfo;
 	/* [nodes] */
 	int			n_nodes;
 	struct pgq_node_addr nodes[PGQ_MAX_NODES];

@@ -88,10 +88,12 @@ cmd_status(struct client *c, const char *arg)
 	sync_node_status(c->ctl->node, &i);
 	reply(c, "id=%" PRIu64 " role=%s term=%" PRIu64 " leader=%" PRIu64 " first=%" PRIu64
 		  " last=%" PRIu64 " persisted=%" PRIu64 " commit=%" PRIu64 " applied=%" PRIu64
-		  " notifications=%" PRIu64 " heartbeats=%" PRIu64 " applier=%s%s",
+		  " notifications=%" PRIu64 " heartbeats=%" PRIu64 " writable=%d floor=%" PRIu64
+		  " installing=%" PRIu64 " applier=%s%s",
 		  i.id, i.role, i.term, i.leader_id, i.first_index, i.last_index,
 		  i.persisted_index, i.commit_index, i.applied_index,
-		  i.commit_notifications_sent, i.heartbeats_sent,
+		  i.commit_notifications_sent, i.heartbeats_sent, i.writable ? 1 : 0,
+		  i.compact_floor, i.installing,
 		  failure ? "stopped: " : "ok", failure ? failure : "");
 }
 

@@ -5,7 +5,10 @@
  *	  tests and benchmarks use it; operators use the SQL views.
  *
  *	  status			id=1 role=primary term=2 leader=1 first=1 last=9 ...
- *						applier=ok (or applier=stopped: REASON, last on the line)
+ *						writable=0|1 floor=N (compaction floor) installing=N
+ *						(nonzero: role=installing, a server copy through N
+ *						waits to start the log) applier=ok (or
+ *						applier=stopped: REASON, last on the line)
  *	  peers				peer id=2 voter=1 connected=1 contact_ms=3 match=9 ...; ...
  *	  propose TEXT		committed index=N | error not-primary leader=L |
  *						error unknown index=N | error refused

@@ -1,12 +1,13 @@
 # node/: the pgquorum daemon: configuration, signals, pid file, and the
 # wiring of every module onto one libev loop.
 bin_PROGRAMS += pgquorum
-pgquorum_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS)
+pgquorum_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS) $(LIBPQ_CFLAGS)
 pgquorum_SOURCES = \
 	node/main.c \
 	node/pidfile.c node/pidfile.h \
 	node/control.c node/control.h \
-	node/stmt_hook.c node/stmt_hook.h
+	node/stmt_hook.c node/stmt_hook.h \
+	node/rebuild.c node/rebuild.h
 pgquorum_LDADD = \
 	proxy/libpgq_proxy.a \
 	sql/libpgq_sql.a \

@@ -28,6 +28,7 @@
 #include "node/control.h"
 #include "node/pidfile.h"
 #include "node/stmt_hook.h"
+#include "node/rebuild.h"
 #include "proxy/proxy.h"
 #include "sql/sql_classify.h"
 #include "sql/sql_ddl.h"
@@ -36,6 +37,7 @@
 #include "sync/sync_node.h"
 
 #define EXIT_CONFIG 2
+#define REBUILD_MIN_INTERVAL_MS 10000	/* between two rebuild attempts */
 
 struct node
 {
@@ -56,6 +58,13 @@ struct node
 		socklen_t	len;		/* 0: could not be resolved */
 		struct sockaddr_storage addr;
 	}			client_addrs[PGQ_MAX_NODES];
+	/* rebuild of the local server (node/rebuild.h) */
+	struct rebuild *rebuild;
+	ev_timer	rebuild_timer;	/* starts it off the replication stack */
+	char	   *rebuild_source;
+	uint64_t	rebuild_from;
+	ev_tstamp	rebuild_last;
+	int			exit_code;
 	ev_signal	sigterm;
 	ev_signal	sigint;
 	ev_signal	sighup;
@@ -229,6 +238,8 @@ hook_is_primary(void *arg)
 	struct node *node = arg;
 	struct sync_node_info info;
 
+	if (node->sync == NULL)
+		return false;			/* being rebuilt */
 	sync_node_status(node->sync, &info);
 	return info.writable;
 }
@@ -258,9 +269,9 @@ static int
 hook_commit_wait(void *arg, const char *txn_id, proxy_commit_cb cb, void *cb_arg)
 {
 	struct node *node = arg;
-	struct hook_wait *w = malloc(sizeof(*w));
+	struct hook_wait *w;
 
-	if (w == NULL)
+	if (node->commit == NULL || (w = malloc(sizeof(*w))) == NULL)
 		return -1;
 	w->cb = cb;
 	w->arg = cb_arg;
@@ -369,24 +380,17 @@ hook_statement(void *arg, const char *db, const char *role, const char *sql,
 						  db, role, sql, cb, cb_arg);
 }
 
+static void on_rebuild_needed(void *arg, uint64_t from, uint64_t min_index,
+							  const char *source);
+
+/* The applier, the log, the commit coordinator and the control socket. */
 static int
-node_start(struct node *node)
+start_replication(struct node *node, unsigned sync_flags)
 {
 	char		err[1024];
 	char		path[4200];
 	uint64_t	applied = 0;
 
-	if (apply_logging(node->cfg) < 0 || make_data_dir(node->cfg->data_dir) < 0)
-		return -1;
-	if (node->cfg->pid_file[0] != '\0')
-	{
-		if (pgq_pidfile_write(node->cfg->pid_file, err, sizeof(err)) < 0)
-		{
-			pgq_fatal("%s", err);
-			return -1;
-		}
-		node->pidfile_written = true;
-	}
 	node->applier = applier_start(node->loop, node->cfg->postgres_conninfo, node->cfg->node_id,
 								  on_applied, node, &applied, err, sizeof(err));
 	if (node->applier == NULL)
@@ -395,13 +399,15 @@ node_start(struct node *node)
 		return -1;
 	}
 	pgq_info("the local server has applied the log through index %" PRIu64, applied);
-	node->sync = sync_node_start(node->loop, node->cfg, on_apply, node, applied, err, sizeof(err));
+	node->sync = sync_node_start(node->loop, node->cfg, on_apply, node, applied, sync_flags,
+								 err, sizeof(err));
 	if (node->sync == NULL)
 	{
 		pgq_fatal("%s", err);
 		return -1;
 	}
 	resolve_at_start(node, applied);
+	sync_node_set_rebuild(node->sync, on_rebuild_needed, node);
 	node->commit = commit_start(node->loop, node->cfg, node->sync, err, sizeof(err));
 	if (node->commit == NULL)
 	{
@@ -417,6 +423,198 @@ node_start(struct node *node)
 		pgq_fatal("%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+static void
+stop_replication(struct node *node)
+{
+	if (node->control != NULL)
+		control_stop(node->control);
+	node->control = NULL;
+	/* The log first: its pending proposals answer into the commit layer. */
+	if (node->sync != NULL)
+		sync_node_stop(node->sync);
+	node->sync = NULL;
+	if (node->commit != NULL)
+		commit_stop(node->commit);
+	node->commit = NULL;
+	if (node->applier != NULL)
+		applier_stop(node->applier);
+	node->applier = NULL;
+}
+
+/*
+ * DATA_DIR/rebuild.source marks a rebuild under way: "<from id>\n<conninfo>\n".
+ * A node that finds it at start did not finish one and does it again.
+ */
+static void
+rebuild_marker_path(const struct node *node, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/rebuild.source", node->cfg->data_dir);
+}
+
+static void
+write_rebuild_marker(struct node *node)
+{
+	char		path[4200];
+	FILE	   *f;
+	bool		ok;
+
+	rebuild_marker_path(node, path, sizeof(path));
+	f = fopen(path, "w");
+	ok = f != NULL && fprintf(f, "%" PRIu64 "\n%s\n", node->rebuild_from, node->rebuild_source) > 0 &&
+		fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (f != NULL)
+		ok = fclose(f) == 0 && ok;
+	if (!ok)
+		pgq_warn("could not write \"%s\": %s; a crash during the rebuild would need a hand",
+				 path, strerror(errno));
+}
+
+/* Returns true with the source filled when an unfinished rebuild is marked. */
+static bool
+read_rebuild_marker(struct node *node)
+{
+	char		path[4200];
+	char		line[1100];
+	uint64_t	from = 0;
+	FILE	   *f;
+	bool		ok;
+
+	rebuild_marker_path(node, path, sizeof(path));
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	ok = fgets(line, sizeof(line), f) != NULL && sscanf(line, "%" SCNu64, &from) == 1 &&
+		fgets(line, sizeof(line), f) != NULL && strchr(line, '\n') != NULL;
+	fclose(f);
+	if (!ok || line[0] == '\n')
+	{
+		pgq_warn("ignoring \"%s\": not a node id and a conninfo on two lines", path);
+		return false;
+	}
+	*strchr(line, '\n') = '\0';
+	free(node->rebuild_source);
+	node->rebuild_source = strdup(line);
+	PGQ_ASSERT(node->rebuild_source != NULL);
+	node->rebuild_from = from;
+	return true;
+}
+
+/* The rebuild ended: replication restarts on the copy, or on the old server. */
+static void
+on_rebuild_done(void *arg, bool ok, const char *why)
+{
+	struct node *node = arg;
+	char		path[4200];
+
+	if (node->rebuild != NULL)
+		rebuild_stop(node->rebuild);
+	node->rebuild = NULL;
+	rebuild_marker_path(node, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		pgq_warn("could not remove \"%s\": %s", path, strerror(errno));
+	if (ok)
+		pgq_info("rebuild: the local server is now a copy of node %" PRIu64 "'s; "
+				 "installing it in the log", node->rebuild_from);
+	else
+		pgq_error("rebuild from node %" PRIu64 " failed (%s); replication restarts on the "
+				  "old server, and the primary will ask again", node->rebuild_from, why);
+	if (start_replication(node, ok ? SYNC_NODE_INSTALL : 0) < 0)
+	{
+		pgq_fatal("could not restart replication after the rebuild; stopping");
+		node->exit_code = 1;
+		ev_break(node->loop, EVBREAK_ALL);
+	}
+}
+
+/* Off the replication stack: stop replication, copy the source's server. */
+static void
+on_rebuild_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *node = w->data;
+	char		log_path[4200];
+	char		err[1024];
+	struct rebuild_params p = {
+		.pg_data = node->cfg->postgres_data_dir,
+		.bin_dir = node->cfg->postgres_bin_dir,
+		.source = node->rebuild_source,
+		.local_conninfo = node->cfg->postgres_conninfo,
+		.log_path = log_path,
+	};
+
+	snprintf(log_path, sizeof(log_path), "%s/rebuild.log", node->cfg->data_dir);
+	stop_replication(node);
+	write_rebuild_marker(node);
+	node->rebuild_last = ev_now(loop);
+	node->rebuild = rebuild_start(loop, &p, on_rebuild_done, node, err, sizeof(err));
+	if (node->rebuild == NULL)
+	{
+		pgq_error("could not start the rebuild: %s", err);
+		on_rebuild_done(node, false, err);
+	}
+}
+
+/*
+ * The primary says this node's log cannot catch up any more: rebuild the
+ * local server from the primary's (automatic when postgres_data_dir is set).
+ */
+static void
+on_rebuild_needed(void *arg, uint64_t from, uint64_t min_index, const char *source)
+{
+	struct node *node = arg;
+	ev_tstamp	now = ev_now(node->loop);
+
+	if (node->rebuild != NULL || ev_is_active(&node->rebuild_timer) ||
+		(node->rebuild_last > 0 && (now - node->rebuild_last) * 1000 < REBUILD_MIN_INTERVAL_MS))
+		return;
+	if (node->cfg->postgres_data_dir[0] == '\0')
+	{
+		pgq_warn("node %" PRIu64 " (the primary) compacted the log entries this node needs "
+				 "(a copy through index %" PRIu64 " is needed): set postgres_data_dir for an "
+				 "automatic rebuild, or rebuild the server with pg_basebackup by hand",
+				 from, min_index);
+		node->rebuild_last = now;
+		return;
+	}
+	pgq_warn("node %" PRIu64 " (the primary) compacted the log entries this node needs: "
+			 "rebuilding the local server \"%s\" as a copy of node %" PRIu64 "'s "
+			 "(pg_basebackup, a copy through index %" PRIu64 " at least)",
+			 from, node->cfg->postgres_data_dir, from, min_index);
+	free(node->rebuild_source);
+	node->rebuild_source = strdup(source);
+	PGQ_ASSERT(node->rebuild_source != NULL);
+	node->rebuild_from = from;
+	ev_timer_set(&node->rebuild_timer, 0., 0.);
+	ev_timer_start(node->loop, &node->rebuild_timer);
+}
+
+static int
+node_start(struct node *node)
+{
+	char		err[1024];
+
+	if (apply_logging(node->cfg) < 0 || make_data_dir(node->cfg->data_dir) < 0)
+		return -1;
+	if (node->cfg->pid_file[0] != '\0')
+	{
+		if (pgq_pidfile_write(node->cfg->pid_file, err, sizeof(err)) < 0)
+		{
+			pgq_fatal("%s", err);
+			return -1;
+		}
+		node->pidfile_written = true;
+	}
+	ev_timer_init(&node->rebuild_timer, on_rebuild_timer, 0., 0.);
+	node->rebuild_timer.data = node;
+	if (node->cfg->postgres_data_dir[0] != '\0' && read_rebuild_marker(node))
+	{
+		pgq_warn("a rebuild of the local server from node %" PRIu64 " did not finish: "
+				 "doing it again before replication starts", node->rebuild_from);
+		ev_timer_start(node->loop, &node->rebuild_timer);
+	}
+	else if (start_replication(node, 0) < 0)
+		return -1;
 	node->proxy = proxy_start(node->loop, node->cfg, err, sizeof(err));
 	if (node->proxy == NULL)
 	{
@@ -458,19 +656,13 @@ node_stop(struct node *node)
 	if (node->proxy != NULL)
 		proxy_stop(node->proxy);
 	node->proxy = NULL;
-	if (node->control != NULL)
-		control_stop(node->control);
-	node->control = NULL;
-	/* The log first: its pending proposals answer into the commit layer. */
-	if (node->sync != NULL)
-		sync_node_stop(node->sync);
-	node->sync = NULL;
-	if (node->commit != NULL)
-		commit_stop(node->commit);
-	node->commit = NULL;
-	if (node->applier != NULL)
-		applier_stop(node->applier);
-	node->applier = NULL;
+	stop_replication(node);
+	if (node->rebuild != NULL)
+		rebuild_stop(node->rebuild);
+	node->rebuild = NULL;
+	ev_timer_stop(node->loop, &node->rebuild_timer);
+	free(node->rebuild_source);
+	node->rebuild_source = NULL;
 	if (node->sql != NULL)
 		sql_cache_free(node->sql);
 	node->sql = NULL;
@@ -561,5 +753,5 @@ main(int argc, char **argv)
 		free(node.retired[i]);
 	}
 	free(node.retired);
-	return 0;
+	return node.exit_code;
 }

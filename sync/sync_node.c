@@ -6,6 +6,11 @@
  * timer -> sync_core_tick -> update; wal eventfd -> sync_core_persisted ->
  * update.  handle_update() carries out an update in the core's order:
  * hard state, truncation, appends, messages, apply, copies, next tick.
+ *
+ * Compaction and rebuild (see sync_node.h): maybe_compact() on each tick;
+ * the node messages REBUILD / REBUILT / TERM (sync/peer_codec.h) are
+ * handled here and never reach the core; while a copy waits to be
+ * installed the node has no core at all (node->core == NULL).
  */
 #include "config.h"
 
@@ -37,6 +42,8 @@
 #define READ_CHUNK_ENTRIES 64
 #define READ_CHUNK_BYTES (1u << 20)
 #define MAX_HELD_READS 1024
+#define RING_HEADROOM 65536		/* core ring entries beyond the retention */
+#define COPY_MARKER "pgquorum: the log starts after a copy of the data"
 
 struct pending
 {
@@ -44,6 +51,14 @@ struct pending
 	uint64_t	term;
 	sync_node_done_cb cb;
 	void	   *arg;
+};
+
+/* What this node knows of another member beyond the core's view. */
+struct member_state
+{
+	uint64_t	id;
+	uint64_t	applied;		/* as it last reported; 0: unknown */
+	uint64_t	rebuild_sent_ms;	/* primary: last REBUILD sent */
 };
 
 struct sync_node
@@ -86,6 +101,19 @@ struct sync_node
 	uint64_t	notifications_sent;
 	uint64_t	heartbeats_sent;
 	bool		in_update;
+	/* compaction */
+	uint64_t	retention;		/* log_retention_entries */
+	uint64_t	floor;			/* lowest applied index of all members */
+	uint64_t	compacted;		/* the core's first index - 1 */
+	struct member_state members[SYNC_MAX_NODES];
+	/* rebuild */
+	char		source[SYNC_EXT_SOURCE_MAX + 1];	/* our server, for copies */
+	sync_node_rebuild_cb rebuild_cb;
+	void	   *rebuild_arg;
+	uint64_t	rebuild_warned_ms;
+	uint64_t	install_index;	/* nonzero: no core yet; waiting for the
+								 * term of this index to install a copy */
+	ev_timer	install_timer;
 };
 
 static void handle_update(struct sync_node *node, struct sync_update *u);
@@ -254,14 +282,13 @@ bootstrap_config(const struct pgq_config *cfg, struct sync_hard_state *hs)
 	hs->configs[0].config.n = (uint32_t) cfg->n_nodes;
 }
 
-/* Tell a new core the term and type of every entry in the log. */
+/* Tell a new core the term and type of every entry from first on. */
 static int
-restore_log(struct sync_node *node, char *err, size_t errlen)
+restore_log(struct sync_node *node, uint64_t first, char *err, size_t errlen)
 {
-	uint64_t	first = wal_first_index(node->wal);
 	uint64_t	last = wal_last_index(node->wal);
 
-	for (uint64_t i = first; first > 0 && i <= last;)
+	for (uint64_t i = first; i <= last;)
 	{
 		struct wal_entry *e;
 		size_t		n;
@@ -281,26 +308,76 @@ restore_log(struct sync_node *node, char *err, size_t errlen)
 }
 
 static void
+send_one(struct sync_node *node, const struct sync_msg *m, const struct sync_msg_ext *ext)
+{
+	size_t		size = sync_msg_encoded_size_ext(m, ext);
+	uint8_t    *p = pgq_buf_reserve(&node->sendbuf, size);
+
+	if (p == NULL)
+	{
+		pgq_warn("message to node %" PRIu64 " of %zu bytes is too large; dropped", m->to, size);
+		return;
+	}
+	sync_msg_encode_ext(m, ext, p);
+	(void) sync_peers_send(node->peers, (uint32_t) m->to, p, size);
+}
+
+/*
+ * Replies carry this node's applied index and heartbeats the primary's
+ * compaction floor (sync/peer_codec.h extension fields).
+ */
+static void
 send_msgs(struct sync_node *node, const struct sync_update *u)
 {
 	for (uint32_t i = 0; i < u->n_msgs; i++)
 	{
 		const struct sync_msg *m = &u->msgs[i];
-		size_t		size = sync_msg_encoded_size(m);
-		uint8_t    *p = pgq_buf_reserve(&node->sendbuf, size);
+		struct sync_msg_ext ext = {0};
 
-		if (p == NULL)
+		if (m->type == SYNC_MSG_APPEND_RESP)
 		{
-			pgq_warn("message to node %" PRIu64 " of %zu bytes is too large; dropped", m->to, size);
-			continue;
+			ext.has_applied = true;
+			ext.applied = node->applied;
 		}
-		sync_msg_encode(m, p);
+		if (m->type == SYNC_MSG_APPEND && (m->flags & SYNC_FLAG_HEARTBEAT))
+		{
+			ext.has_floor = true;
+			ext.floor = node->floor;
+		}
 		if (m->flags & SYNC_FLAG_COMMIT_ONLY)
 			node->notifications_sent++;
 		if (m->flags & SYNC_FLAG_HEARTBEAT)
 			node->heartbeats_sent++;
-		(void) sync_peers_send(node->peers, (uint32_t) m->to, p, size);
+		send_one(node, m, &ext);
 	}
+}
+
+/* A node message (never given to the core) to one member. */
+static void
+send_node_msg(struct sync_node *node, uint64_t to, uint32_t type, uint64_t index,
+			  uint64_t log_term, const struct sync_msg_ext *ext)
+{
+	struct sync_msg m = {.type = type, .from = node->cfg->node_id, .to = to,
+	.term = node->term, .index = index, .log_term = log_term};
+
+	send_one(node, &m, ext);
+}
+
+/* This node's record of a member (added on first use); NULL if full. */
+static struct member_state *
+member(struct sync_node *node, uint64_t id)
+{
+	for (int i = 0; i < SYNC_MAX_NODES; i++)
+	{
+		if (node->members[i].id == id)
+			return &node->members[i];
+		if (node->members[i].id == 0)
+		{
+			node->members[i].id = id;
+			return &node->members[i];
+		}
+	}
+	return NULL;
 }
 
 /* Finish proposals up to the applied index, or all of them as lost. */
@@ -376,7 +453,7 @@ sync_node_applied(struct sync_node *node, uint64_t index)
 {
 	if (index > node->reported)
 		node->reported = index;
-	if (!node->in_update)
+	if (!node->in_update && node->core != NULL)
 		apply_committed(node);
 }
 
@@ -436,6 +513,26 @@ arm_tick(struct sync_node *node, uint64_t next_tick_ms)
 	ev_timer_start(node->loop, &node->tick);
 }
 
+/* Primary: tell a member that it must be rebuilt from our server. */
+static void
+send_rebuild(struct sync_node *node, uint64_t peer, uint64_t min_index)
+{
+	struct member_state *ms = member(node, peer);
+	struct sync_msg_ext ext = {.source = node->source,
+	.source_len = (uint32_t) strlen(node->source)};
+	uint64_t	now = now_ms();
+
+	/* said when a member starts waiting; the request goes again every election timeout */
+	pgq_log(ms == NULL || ms->rebuild_sent_ms == 0 || now - ms->rebuild_sent_ms >= 60000 ?
+			PGQ_LOG_INFO : PGQ_LOG_DEBUG,
+			"node %" PRIu64 " needs entries this log no longer holds (compacted through %" PRIu64
+			"): asking it to rebuild its server from this node's (pg_basebackup)",
+			peer, min_index);
+	if (ms != NULL)
+		ms->rebuild_sent_ms = now;
+	send_node_msg(node, peer, SYNC_NODE_MSG_REBUILD, min_index, 0, &ext);
+}
+
 static void
 handle_update(struct sync_node *node, struct sync_update *u)
 {
@@ -450,12 +547,84 @@ handle_update(struct sync_node *node, struct sync_update *u)
 		node->commit = u->commit_index;
 	apply_committed(node);
 	for (uint32_t i = 0; i < u->n_copies; i++)
-		pgq_warn("node %" PRIu64 " needs a copy of the data from index %" PRIu64
-				 "; making that copy (pg_basebackup) is the write path's next step, docs/design.md",
-				 u->copies[i].peer, u->copies[i].min_index);
+		send_rebuild(node, u->copies[i].peer, u->copies[i].min_index);
 	arm_tick(node, u->next_tick_ms);
 	release_reads(node);
 	node->in_update = false;
+}
+
+/* Primary: the lowest applied index of all members (0 for one not heard). */
+static uint64_t
+primary_floor(struct sync_node *node, const struct sync_status *st)
+{
+	uint64_t	floor = node->applied;
+
+	for (uint32_t i = 0; i < st->config.n; i++)
+	{
+		struct member_state *ms;
+
+		if (st->config.nodes[i].id == st->id)
+			continue;
+		ms = member(node, st->config.nodes[i].id);
+		if (ms == NULL || ms->applied < floor)
+			floor = ms ? ms->applied : 0;
+	}
+	return floor;
+}
+
+/*
+ * Drop the log through min(applied, max(floor, last - retention)); the
+ * core forgets those entries first, the wal deletes whole segments later
+ * and keeps the entry at the boundary (its term restarts the core).
+ */
+static void
+maybe_compact(struct sync_node *node)
+{
+	struct sync_status st;
+	struct sync_update u;
+	uint64_t	last = wal_last_index(node->wal);
+	uint64_t	keep = last > node->retention ? last - node->retention : 0;
+	uint64_t	target;
+	int			rc;
+
+	sync_core_status(node->core, &st);
+	if (st.role == SYNC_PRIMARY)
+		node->floor = primary_floor(node, &st);
+	target = node->floor > keep ? node->floor : keep;
+	target = target < node->applied ? target : node->applied;
+	target = target < st.commit_index ? target : st.commit_index;
+	target = target < st.persisted_index ? target : st.persisted_index;
+	if (target <= node->compacted || target + 1 <= st.first_index)
+		return;
+	sync_core_compacted(node->core, target + 1, &u);
+	node->compacted = target;
+	handle_update(node, &u);
+	if ((rc = wal_compact(node->wal, target)) != WAL_OK)
+		pgq_warn("could not compact the log below index %" PRIu64 ": %s", target, wal_strerror(rc));
+	pgq_debug("log compacted through index %" PRIu64 " (floor %" PRIu64 ", applied %" PRIu64 ")",
+			  target, node->floor, node->applied);
+}
+
+/* Primary: ask again, every election timeout, members still waiting. */
+static void
+resend_rebuilds(struct sync_node *node)
+{
+	struct sync_status st;
+	uint64_t	now = now_ms();
+
+	sync_core_status(node->core, &st);
+	if (st.role != SYNC_PRIMARY)
+		return;
+	for (uint32_t i = 0; i < st.config.n; i++)
+	{
+		struct sync_peer_status ps;
+		struct member_state *ms = member(node, st.config.nodes[i].id);
+
+		if (st.config.nodes[i].id != st.id && ms != NULL &&
+			sync_core_peer(node->core, ms->id, &ps) && ps.state == SYNC_PEER_COPY &&
+			now - ms->rebuild_sent_ms >= (uint64_t) node->cfg->election_timeout_ms)
+			send_rebuild(node, ms->id, st.first_index - 1);
+	}
 }
 
 static void
@@ -466,6 +635,8 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 	sync_core_tick(node->core, now_ms(), &u);
 	handle_update(node, &u);
+	maybe_compact(node);
+	resend_rebuilds(node);
 }
 
 static void
@@ -480,6 +651,8 @@ on_wal_persisted(struct ev_loop *loop, ev_io *w, int revents)
 	if (read(w->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		pgq_warn("reading the log's eventfd: %s", strerror(errno));
 	persisted = wal_persisted_index(node->wal);
+	if (node->core == NULL)
+		return;					/* installing a copy: read at boot */
 	if (persisted == node->persisted)
 	{
 		struct wal_stats st;
@@ -496,13 +669,160 @@ on_wal_persisted(struct ev_loop *loop, ev_io *w, int revents)
 	handle_update(node, &u);
 }
 
+static int	start_core(struct sync_node *node, uint64_t min_first, char *err, size_t errlen);
+static void boot_update(struct sync_node *node);
+
+/*
+ * REBUILD from the primary: answer REBUILT if this server already holds
+ * what the primary can continue from, else ask the owner for a rebuild.
+ */
+static void
+on_rebuild_request(struct sync_node *node, const struct sync_msg *m,
+				   const struct sync_msg_ext *ext)
+{
+	char		source[SYNC_EXT_SOURCE_MAX + 1];
+	uint64_t	now = now_ms();
+
+	if (ext->source == NULL)
+	{
+		pgq_warn("dropped a rebuild request from node %" PRIu64 ": it names no source", m->from);
+		return;
+	}
+	if (node->core != NULL && m->term < node->term)
+		return;					/* from a former primary */
+	if (node->core != NULL && node->applied >= m->index)
+	{
+		send_node_msg(node, m->from, SYNC_NODE_MSG_REBUILT, node->applied, 0, NULL);
+		return;
+	}
+	if (node->core == NULL && node->install_index >= m->index)
+		return;					/* the copy here will do: being installed */
+	memcpy(source, ext->source, ext->source_len);
+	source[ext->source_len] = '\0';
+	if (node->rebuild_cb != NULL)
+	{
+		node->rebuild_cb(node->rebuild_arg, m->from, m->index, source);
+		return;
+	}
+	if (now - node->rebuild_warned_ms >= 60000 || node->rebuild_warned_ms == 0)
+	{
+		node->rebuild_warned_ms = now;
+		pgq_warn("the primary (node %" PRIu64 ") compacted the log entries this node needs "
+				 "(applied %" PRIu64 ", needs a copy through %" PRIu64 "): this node cannot "
+				 "catch up; rebuild its server with pg_basebackup from a healthy node "
+				 "(set postgres_data_dir for an automatic rebuild)",
+				 m->from, node->applied, m->index);
+	}
+}
+
+/*
+ * REBUILT from a member whose server now holds a copy through index: the
+ * primary resumes replication after it, and any node that holds that
+ * committed entry tells the member its term.
+ */
+static void
+on_rebuilt(struct sync_node *node, const struct sync_msg *m)
+{
+	struct sync_update u;
+	uint64_t	term = 0;
+
+	if (node->core == NULL)
+		return;
+	if (node->role == SYNC_PRIMARY)
+	{
+		sync_core_copy_done(node->core, m->from, true, m->index, &u);
+		handle_update(node, &u);
+	}
+	if (m->index >= 1 && m->index <= node->commit &&
+		wal_term(node->wal, m->index, &term) == WAL_OK)
+		send_node_msg(node, m->from, SYNC_NODE_MSG_TERM, m->index, term, NULL);
+}
+
+/* Drop the whole log but hard state; the copy's index alone starts it. */
+static void
+reset_log(struct sync_node *node, uint64_t index, uint64_t term)
+{
+	int			rc = WAL_OK;
+
+	if (wal_last_index(node->wal) != 0)
+		rc = wal_truncate_suffix(node->wal, wal_first_index(node->wal));
+	if (rc == WAL_OK)
+		rc = wal_append(node->wal, index, term, SYNC_ENTRY_NOOP, COPY_MARKER,
+						(uint32_t) strlen(COPY_MARKER), WAL_APPEND_BLOCK);
+	if (rc == WAL_OK)
+		rc = wal_flush(node->wal);
+	if (rc != WAL_OK)
+		node_fatal("could not reset the log to start after the copy", rc);
+}
+
+/*
+ * TERM: the term of the copy's index is known, so the log can start after
+ * it.  Entries after it are kept if the log holds that very entry (they
+ * may have been acknowledged), as the core's InstallSnapshot rule says.
+ */
+static void
+on_term(struct sync_node *node, const struct sync_msg *m)
+{
+	uint64_t	index = node->install_index;
+	uint64_t	have = 0;
+	char		err[512];
+
+	if (node->core != NULL || m->index != index || m->log_term == 0)
+		return;
+	if (wal_term(node->wal, index, &have) != WAL_OK || have != m->log_term)
+		reset_log(node, index, m->log_term);
+	node->install_index = 0;
+	ev_timer_stop(node->loop, &node->install_timer);
+	if (start_core(node, index + 1, err, sizeof(err)) < 0)
+	{
+		pgq_fatal("could not start replication after installing the copy: %s", err);
+		exit(1);
+	}
+	pgq_info("installed the server's copy: the log now starts after index %" PRIu64
+			 " (term %" PRIu64 ", told by node %" PRIu64 "); catching up from the primary",
+			 index, m->log_term, m->from);
+	boot_update(node);
+}
+
+static void
+handle_node_msg(struct sync_node *node, const struct sync_msg *m,
+				const struct sync_msg_ext *ext)
+{
+	switch (m->type)
+	{
+		case SYNC_NODE_MSG_REBUILD:
+			on_rebuild_request(node, m, ext);
+			break;
+		case SYNC_NODE_MSG_REBUILT:
+			on_rebuilt(node, m);
+			break;
+		case SYNC_NODE_MSG_TERM:
+			on_term(node, m);
+			break;
+	}
+}
+
+/* While installing: tell every member what this server holds. */
+static void
+on_install_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sync_node *node = w->data;
+
+	for (int i = 0; i < node->cfg->n_nodes; i++)
+		if (node->cfg->nodes[i].id != node->cfg->node_id)
+			send_node_msg(node, node->cfg->nodes[i].id, SYNC_NODE_MSG_REBUILT,
+						  node->install_index, 0, NULL);
+}
+
 static void
 on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 {
 	struct sync_node *node = arg;
 	struct sync_msg msg;
+	struct sync_msg_ext ext;
 	struct sync_update u;
-	const char *bad = sync_msg_decode(payload, len, &msg, node->decoded, SYNC_MAX_BATCH_ENTRIES);
+	const char *bad = sync_msg_decode_ext(payload, len, &msg, &ext, node->decoded,
+										  SYNC_MAX_BATCH_ENTRIES);
 
 	if (bad == NULL && (msg.from != from || msg.to != node->cfg->node_id))
 		bad = "message names another sender or receiver than its connection";
@@ -520,6 +840,15 @@ on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 			break;
 		}
 	}
+	if (msg.type >= SYNC_NODE_MSG_REBUILD)
+	{
+		handle_node_msg(node, &msg, &ext);
+		return;
+	}
+	if (node->core == NULL)
+		return;					/* installing a copy */
+	if (msg.type == SYNC_MSG_APPEND_RESP && ext.has_applied && member(node, from) != NULL)
+		member(node, from)->applied = ext.applied;
 	/*
 	 * The core's clock moves only with ticks: bring it to now first, so
 	 * that a decision such as the leader lease on a pre-vote is taken on
@@ -529,6 +858,9 @@ on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 	handle_update(node, &u);
 	sync_core_step(node->core, &msg, &u);
 	handle_update(node, &u);
+	if (msg.type == SYNC_MSG_APPEND && ext.has_floor && node->leader == from &&
+		node->role == SYNC_SECONDARY)
+		node->floor = ext.floor;
 }
 
 static int
@@ -560,11 +892,45 @@ start_peers(struct sync_node *node, char *err, size_t errlen)
 	return node->peers ? 0 : -1;
 }
 
+/*
+ * Where the core's log starts: one entry after the wal's first (unless the
+ * wal starts at 1), whose term is then the core's prev_term; later if the
+ * wal holds more than the retention and that much is applied; at least
+ * min_first.
+ */
+static uint64_t
+boot_first(struct sync_node *node, uint64_t min_first, uint64_t *prev_term)
+{
+	uint64_t	wal_first = wal_first_index(node->wal);
+	uint64_t	last = wal_last_index(node->wal);
+	uint64_t	first = wal_first <= 1 ? 1 : wal_first + 1;
+
+	if (last > node->retention)
+	{
+		uint64_t	through = last - node->retention;
+
+		through = through < node->applied ? through : node->applied;
+		if (through + 1 > first)
+			first = through + 1;
+	}
+	if (min_first > first)
+		first = min_first;
+	*prev_term = 0;
+	if (first > 1)
+	{
+		int			rc = wal_term(node->wal, first - 1, prev_term);
+
+		PGQ_ASSERT(rc == WAL_OK);	/* first - 1 >= the wal's first index */
+	}
+	return first;
+}
+
 static int
-start_core(struct sync_node *node, char *err, size_t errlen)
+start_core(struct sync_node *node, uint64_t min_first, char *err, size_t errlen)
 {
 	struct sync_options opts;
 	struct sync_boot boot = {0};
+	uint64_t	ring = node->retention + RING_HEADROOM;
 	int			rc;
 
 	rc = hs_load(node, &boot.hard_state, err, errlen);
@@ -580,8 +946,16 @@ start_core(struct sync_node *node, char *err, size_t errlen)
 	opts.idle_commit_notify = node->cfg->idle_commit_notify;
 	opts.storage.ctx = node;
 	opts.storage.read = storage_read;
-	boot.first_index = wal_first_index(node->wal) ? wal_first_index(node->wal) : 1;
+	opts.max_log_entries = (uint32_t) (ring < (1u << 28) ? ring : (1u << 28));
+	boot.first_index = boot_first(node, min_first, &boot.prev_term);
 	boot.applied = node->applied;
+	if (wal_last_index(node->wal) + 1 - boot.first_index > opts.max_log_entries)
+	{
+		snprintf(err, errlen, "the log holds %" PRIu64 " entries not yet applied, more than "
+				 "log_retention_entries + %d allows", wal_last_index(node->wal) - node->applied,
+				 RING_HEADROOM);
+		return -1;
+	}
 	boot.now_ms = now_ms();
 	rc = sync_core_create(&node->core, &opts, &boot);
 	if (rc != SYNC_OK)
@@ -589,17 +963,85 @@ start_core(struct sync_node *node, char *err, size_t errlen)
 		snprintf(err, errlen, "could not start the replication core: %s", sync_err_name(rc));
 		return -1;
 	}
-	return restore_log(node, err, errlen);
+	node->compacted = boot.first_index - 1;
+	return restore_log(node, boot.first_index, err, errlen);
+}
+
+/* The first update of a new core: what the log has persisted, or a tick. */
+static void
+boot_update(struct sync_node *node)
+{
+	struct sync_update u;
+
+	ev_timer_init(&node->tick, on_tick, 0., 0.);
+	node->tick.data = node;
+	node->persisted = wal_persisted_index(node->wal);
+	pgq_info("log holds entries %" PRIu64 "..%" PRIu64 ", persisted through %" PRIu64
+			 "; replication starts after %" PRIu64,
+			 wal_first_index(node->wal), wal_last_index(node->wal), node->persisted,
+			 node->compacted);
+	if (node->persisted > 0)
+	{
+		uint64_t	term = 0;
+
+		wal_term(node->wal, node->persisted, &term);
+		sync_core_persisted(node->core, node->persisted, term, &u);
+	}
+	else
+		sync_core_tick(node->core, now_ms(), &u);
+	handle_update(node, &u);
+}
+
+/*
+ * No core until a peer tells the term of the copy's index (on_term); tell
+ * every member what this server holds, now and every heartbeat.
+ */
+static void
+begin_install(struct sync_node *node, uint64_t index)
+{
+	double		every = node->cfg->heartbeat_interval_ms / 1000.0;
+
+	node->install_index = index;
+	pgq_info("the local server holds a copy of the data through index %" PRIu64
+			 " (the log ends at %" PRIu64 "): waiting for a peer to confirm that entry's term "
+			 "before the log restarts after it", index, wal_last_index(node->wal));
+	ev_timer_init(&node->install_timer, on_install_timer, 0., every);
+	node->install_timer.data = node;
+	ev_timer_start(node->loop, &node->install_timer);
+}
+
+void
+sync_node_set_rebuild(struct sync_node *node, sync_node_rebuild_cb cb, void *arg)
+{
+	node->rebuild_cb = cb;
+	node->rebuild_arg = arg;
+}
+
+/* Our own server, as others reach it for a copy. */
+static int
+set_source(struct sync_node *node, char *err, size_t errlen)
+{
+	const struct pgq_config *cfg = node->cfg;
+	const char *src = cfg->basebackup_conninfo[0] ? cfg->basebackup_conninfo : cfg->postgres_conninfo;
+
+	if (strlen(src) > SYNC_EXT_SOURCE_MAX)
+	{
+		snprintf(err, errlen, "basebackup_conninfo (or postgres_conninfo) is longer than %d bytes",
+				 SYNC_EXT_SOURCE_MAX);
+		return -1;
+	}
+	snprintf(node->source, sizeof(node->source), "%s", src);
+	return 0;
 }
 
 struct sync_node *
 sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 				sync_node_apply_cb apply, void *apply_arg, uint64_t applied,
-				char *err, size_t errlen)
+				unsigned flags, char *err, size_t errlen)
 {
 	struct sync_node *node = calloc(1, sizeof(*node));
 	struct wal_options wo;
-	struct sync_update u;
+	bool		install;
 	int			rc;
 
 	PGQ_ASSERT(node != NULL);
@@ -607,6 +1049,7 @@ sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 	node->cfg = cfg;
 	node->apply = apply;
 	node->apply_arg = apply_arg;
+	node->retention = (uint64_t) cfg->log_retention_entries;
 	node->handed = node->normal_handed = node->reported = node->applied = applied;
 	node->pending = calloc(MAX_PENDING, sizeof(*node->pending));
 	PGQ_ASSERT(node->pending != NULL);
@@ -622,13 +1065,16 @@ sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 		free(node);
 		return NULL;
 	}
-	if (applied > wal_last_index(node->wal))
+	install = (flags & SYNC_NODE_INSTALL) || applied > wal_last_index(node->wal);
+	if (install && applied == 0)
 	{
-		pgq_warn("the local server has applied through index %" PRIu64 " but the log ends at %" PRIu64
-				 "; starting from the log's end", applied, wal_last_index(node->wal));
-		node->handed = node->normal_handed = node->reported = node->applied = wal_last_index(node->wal);
+		snprintf(err, errlen, "the local server's copy holds no applied index to start the log from");
+		sync_node_stop(node);
+		return NULL;
 	}
-	if (start_core(node, err, errlen) < 0 || start_peers(node, err, errlen) < 0)
+	if (set_source(node, err, errlen) < 0 ||
+		(!install && start_core(node, 0, err, errlen) < 0) ||
+		start_peers(node, err, errlen) < 0)
 	{
 		sync_node_stop(node);
 		return NULL;
@@ -636,21 +1082,10 @@ sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 	ev_io_init(&node->wal_io, on_wal_persisted, wal_eventfd(node->wal), EV_READ);
 	node->wal_io.data = node;
 	ev_io_start(loop, &node->wal_io);
-	ev_timer_init(&node->tick, on_tick, 0., 0.);
-	node->tick.data = node;
-	node->persisted = wal_persisted_index(node->wal);
-	pgq_info("log holds entries %" PRIu64 "..%" PRIu64 ", persisted through %" PRIu64,
-			 wal_first_index(node->wal), wal_last_index(node->wal), node->persisted);
-	if (node->persisted > 0)
-	{
-		uint64_t	term = 0;
-
-		wal_term(node->wal, node->persisted, &term);
-		sync_core_persisted(node->core, node->persisted, term, &u);
-	}
+	if (install)
+		begin_install(node, applied);
 	else
-		sync_core_tick(node->core, now_ms(), &u);
-	handle_update(node, &u);
+		boot_update(node);
 	return node;
 }
 
@@ -662,6 +1097,7 @@ sync_node_stop(struct sync_node *node)
 	if (node->peers != NULL)
 		sync_peers_stop(node->peers);
 	ev_timer_stop(node->loop, &node->tick);
+	ev_timer_stop(node->loop, &node->install_timer);
 	ev_io_stop(node->loop, &node->wal_io);
 	if (node->core != NULL)
 		sync_core_destroy(node->core);
@@ -681,6 +1117,8 @@ sync_node_propose(struct sync_node *node, const void *payload, uint32_t len,
 	uint64_t	index;
 	int			rc;
 
+	if (node->core == NULL)
+		return SYNC_NODE_NOT_PRIMARY;
 	if (node->n_pending == MAX_PENDING)
 		return SYNC_NODE_REFUSED;
 	rc = sync_core_propose(node->core, &p, 1, &index, &u);
@@ -699,8 +1137,14 @@ int
 sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen)
 {
 	struct sync_update u;
-	int			rc = sync_core_transfer_leadership(node->core, to, &u);
+	int			rc;
 
+	if (node->core == NULL)
+	{
+		snprintf(err, errlen, "this node is installing a copy of the data");
+		return -1;
+	}
+	rc = sync_core_transfer_leadership(node->core, to, &u);
 	if (rc != SYNC_OK)
 	{
 		snprintf(err, errlen, "%s", sync_err_name(rc));
@@ -740,8 +1184,18 @@ sync_node_status(struct sync_node *node, struct sync_node_info *info)
 	struct sync_status st;
 	uint64_t	now = now_ms();
 
-	sync_core_status(node->core, &st);
 	memset(info, 0, sizeof(*info));
+	if (node->core == NULL)
+	{
+		info->id = node->cfg->node_id;
+		info->role = "installing";
+		info->first_index = wal_first_index(node->wal);
+		info->last_index = wal_last_index(node->wal);
+		info->applied_index = node->applied;
+		info->installing = node->install_index;
+		return;
+	}
+	sync_core_status(node->core, &st);
 	info->id = st.id;
 	info->role = st.role == SYNC_PRIMARY ? "primary" :
 		st.role == SYNC_SECONDARY ? (st.is_voter ? "secondary" : "learner") : "candidate";
@@ -760,6 +1214,7 @@ sync_node_status(struct sync_node *node, struct sync_node_info *info)
 	 */
 	info->writable = st.role == SYNC_PRIMARY && node->term_start > 0 &&
 		node->applied >= node->term_start;
+	info->compact_floor = node->floor;
 	info->commit_notifications_sent = node->notifications_sent;
 	info->heartbeats_sent = node->heartbeats_sent;
 	for (uint32_t i = 0; i < st.config.n && i < 9; i++)

@@ -14,7 +14,26 @@
  *	sync_node_primary_term - the current term while primary, else 0
  *	sync_node_read		- copy one entry of the log (for checks and tools)
  *	sync_node_transfer	- ask the primary to hand leadership to a node
+ *	sync_node_set_rebuild - who to call when this node must be rebuilt
  *	sync_node_stop		- stop, failing pending proposals, close the log
+ *
+ * Compaction: on every tick the node drops the log below
+ * min(applied here, max(floor, last - log_retention_entries)), where the
+ * floor is the lowest applied index of all members as the primary knows it
+ * (members report theirs in each append reply; the primary sends the floor
+ * in its heartbeats).  The log keeps the entry just below the core's first
+ * index, whose term is the core's prev_term, so a restart needs nothing
+ * more.
+ *
+ * Rebuild: when a member needs entries the primary compacted, the primary
+ * sends it REBUILD (sync/peer_codec.h) with its server's basebackup
+ * conninfo, again every election timeout while the member waits.  The
+ * member calls the rebuild callback, which copies the source's server
+ * (node/rebuild.c) and restarts the node with SYNC_NODE_INSTALL: the log
+ * then waits, with no core, until a peer tells it the term of the copy's
+ * applied index (REBUILT / TERM), resets itself to start there, and only
+ * then boots the core.  The same happens at any start where the server has
+ * applied more than the log holds.
  *
  * Everything runs on the caller's libev loop.  Fsync work happens on the
  * log's writer thread; only a vote/term change (hard state) and a suffix
@@ -79,6 +98,9 @@ struct sync_node_info
 	uint64_t	applied_index;
 	bool		writable;		/* primary, and has applied every entry of
 								 * earlier terms: may take client writes */
+	uint64_t	compact_floor;	/* lowest applied index of all members */
+	uint64_t	installing;		/* nonzero: waiting to install a copy
+								 * through this index */
 	uint64_t	commit_notifications_sent;	/* commit-only appends */
 	uint64_t	heartbeats_sent;
 	int			n_peers;
@@ -86,12 +108,30 @@ struct sync_node_info
 };
 
 /*
+ * The primary (node from) says this node's log cannot catch up any more:
+ * a copy of the data through at least min_index is needed, from the server
+ * at source (a libpq conninfo, borrowed until return).  Called on the loop,
+ * inside the node's own callbacks: defer the work.
+ */
+typedef void (*sync_node_rebuild_cb) (void *arg, uint64_t from, uint64_t min_index,
+									  const char *source);
+
+/* sync_node_start flags */
+#define SYNC_NODE_INSTALL 0x1	/* the local server was just copied from
+								 * another node: applied starts the log */
+
+/*
  * applied: the index the local server has applied through (entries are
- * handed from applied + 1 on).
+ * handed from applied + 1 on).  With SYNC_NODE_INSTALL, or when applied is
+ * beyond the log's end, the node installs the server's copy first (see
+ * Rebuild above).
  */
 struct sync_node *sync_node_start(struct ev_loop *loop, const struct pgq_config *cfg,
 								  sync_node_apply_cb apply, void *apply_arg,
-								  uint64_t applied, char *err, size_t errlen);
+								  uint64_t applied, unsigned flags,
+								  char *err, size_t errlen);
+void		sync_node_set_rebuild(struct sync_node *node, sync_node_rebuild_cb cb,
+								  void *arg);
 /* The applier has applied (durably) through index. */
 void		sync_node_applied(struct sync_node *node, uint64_t index);
 /*
