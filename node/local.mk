@@ -5,7 +5,8 @@ pgquorum_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEV_CFLAGS)
 pgquorum_SOURCES = \
 	node/main.c \
 	node/pidfile.c node/pidfile.h \
-	node/control.c node/control.h
+	node/control.c node/control.h \
+	node/node_admin.c node/node_admin.h
 pgquorum_LDADD = \
 	proxy/libpgq_proxy.a \
 	sql/libpgq_sql.a \

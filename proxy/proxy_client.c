@@ -235,6 +235,7 @@ proxy_client_free(struct proxy_client *cl)
 		proxy_auth_free(cl->auth);
 	cl->px->n_clients--;
 	proxy_write_client_free(cl);
+	proxy_admin_client_free(cl);
 	free(cl->in);
 	free(cl->startup);
 	free(cl);

@@ -151,6 +151,7 @@ struct proxy_client
 	bool		parsing;		/* client_process_pre is consuming cl->in */
 	ev_tstamp	last_active;	/* last bytes from the client */
 	struct proxy_wp *wp;		/* owned; write path state (hooks set) */
+	struct proxy_admin_session *adm;	/* owned; admin state (proxy_admin.c) */
 };
 
 enum backend_state
@@ -256,6 +257,7 @@ struct proxy
 	struct proxy_hooks hooks;
 	uint64_t	gid_epoch;		/* start time in ms: gids unique across restarts */
 	uint64_t	gid_seq;
+	struct proxy_admin *admin;	/* owned; NULL without admin hooks */
 };
 
 /* proxy_io.c */
@@ -336,6 +338,25 @@ int			proxy_write_client_bytes(struct proxy_client *cl, const uint8_t *data, siz
 void		proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n);
 void		proxy_write_client_free(struct proxy_client *cl);
 void		proxy_write_backend_free(struct proxy_backend *be);
+
+/* proxy_write.c: run the held input again (after an admin wait). */
+void		proxy_write_resume(struct proxy_client *cl);
+/* An op (BEGIN/PREPARE/commit wait) of the write path is running. */
+bool		proxy_write_busy(const struct proxy_client *cl);
+
+/* proxy_admin.c: admin SQL (proxy_admin.h).  proxy_admin_batch looks at one
+ * batch before it is routed: PROXY_ADMIN_GO with *out a replacement batch
+ * (owned by the caller) or NULL, PROXY_ADMIN_WAIT (held; the session is
+ * resumed later), PROXY_ADMIN_DONE (answered and consumed), -1 (ended). */
+#define PROXY_ADMIN_DONE	0
+#define PROXY_ADMIN_WAIT	1
+#define PROXY_ADMIN_GO		2
+int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
+							  uint8_t **out, size_t *out_len);
+void		proxy_admin_client_free(struct proxy_client *cl);
+void		proxy_admin_free(struct proxy *px);
+/* The session's write committed at index (read consistency "session"). */
+void		proxy_session_note_write(struct proxy_client *cl, uint64_t index);
 
 /* proxy.c */
 void		proxy_client_set_state(struct proxy_client *cl, enum client_state st);

@@ -792,6 +792,7 @@ on_committed(void *arg, int result, uint64_t index)
 	switch (result)
 	{
 		case 0:					/* COMMIT_OK */
+			proxy_session_note_write(cl, index);
 			if (to_client(cl, op->ok_msgs, op->ok_len) < 0)
 				return;
 			op_finish(cl, PQ_TXN_IDLE);
@@ -1127,8 +1128,40 @@ oom:
 	return -1;
 }
 
+static int	wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last);
+
+/* Admin SQL first (proxy_admin.c): it may answer, hold or rewrite the batch. */
 static int
 wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
+{
+	uint8_t    *np;
+	size_t		nn;
+	int			rc = proxy_admin_batch(cl, p, n, &np, &nn);
+
+	if (rc != PROXY_ADMIN_GO)
+		return rc;
+	if (np == NULL)
+		return wp_route(cl, p, n, last);
+	rc = wp_route(cl, np, nn, last);
+	free(np);
+	return rc;
+}
+
+bool
+proxy_write_busy(const struct proxy_client *cl)
+{
+	return cl->wp != NULL && cl->wp->op != NULL;
+}
+
+void
+proxy_write_resume(struct proxy_client *cl)
+{
+	if (cl->state == CL_ACTIVE && cl->wp != NULL)
+		(void) wp_pump(cl);
+}
+
+static int
+wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
 	if (!primary(cl) || last == PqMsg_FunctionCall)
 	{

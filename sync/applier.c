@@ -60,6 +60,8 @@ struct applier
 	size_t		queued_bytes;
 	bool		stopping;
 	_Atomic uint64_t applied;
+	_Atomic uint64_t batches;	/* batches committed (for the views) */
+	_Atomic uint64_t batch_entries;	/* entries in those batches */
 	_Atomic bool failed;
 	char		failure[512];
 	/* worker state */
@@ -230,6 +232,7 @@ static int
 end_batch(struct applier *a)
 {
 	PGconn	   *conn = a->txn_conn;
+	uint64_t	before = atomic_load(&a->applied);
 
 	if (conn == NULL)
 		return 0;
@@ -239,6 +242,8 @@ end_batch(struct applier *a)
 		return -1;
 	a->unrecorded = 0;
 	atomic_store(&a->applied, a->txn_last);
+	atomic_fetch_add(&a->batches, 1);
+	atomic_fetch_add(&a->batch_entries, a->txn_last > before ? a->txn_last - before : 0);
 	return 0;
 }
 
@@ -727,6 +732,13 @@ applier_submit(struct applier *a, uint64_t index, const void *payload, uint32_t 
 	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	return true;
+}
+
+void
+applier_stats(struct applier *a, uint64_t *batches, uint64_t *entries)
+{
+	*batches = atomic_load(&a->batches);
+	*entries = atomic_load(&a->batch_entries);
 }
 
 uint64_t

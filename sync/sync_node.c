@@ -37,6 +37,7 @@
 #define READ_CHUNK_ENTRIES 64
 #define READ_CHUNK_BYTES (1u << 20)
 #define MAX_HELD_READS 1024
+#define BYTES_RING 65536		/* indexes whose cumulative log bytes are kept */
 
 struct pending
 {
@@ -85,6 +86,11 @@ struct sync_node
 	uint64_t	contact_ids[SYNC_MAX_NODES + 1];
 	uint64_t	notifications_sent;
 	uint64_t	heartbeats_sent;
+	/* cumulative payload bytes through index i at bytes_at[i % BYTES_RING],
+	 * for lag in bytes (sync_node_log_bytes); owned */
+	uint64_t   *bytes_at;
+	uint64_t	bytes_total;
+	uint64_t	first_noted;	/* first index noted since start (0: none) */
 	bool		in_update;
 };
 
@@ -400,6 +406,21 @@ note_role(struct sync_node *node, const struct sync_update *u)
 	}
 }
 
+/* Remember the log's cumulative payload bytes through index. */
+static void
+note_bytes(struct sync_node *node, uint64_t index, uint32_t len)
+{
+	if (node->bytes_at == NULL &&
+		(node->bytes_at = calloc(BYTES_RING, sizeof(uint64_t))) == NULL)
+		return;
+	if (index > 1)
+		node->bytes_total = node->bytes_at[(index - 1) % BYTES_RING];
+	if (node->first_noted == 0 || index < node->first_noted)
+		node->first_noted = index;
+	node->bytes_total += (uint64_t) len + SYNC_ENTRY_HEADER_SIZE;
+	node->bytes_at[index % BYTES_RING] = node->bytes_total;
+}
+
 static void
 append_entries(struct sync_node *node, const struct sync_update *u)
 {
@@ -421,6 +442,7 @@ append_entries(struct sync_node *node, const struct sync_update *u)
 
 		if (rc != WAL_OK)
 			node_fatal("could not append to the log", rc);
+		note_bytes(node, e->index, e->len);
 	}
 }
 
@@ -668,6 +690,7 @@ sync_node_stop(struct sync_node *node)
 	wal_close(node->wal);
 	pgq_buf_free(&node->sendbuf);
 	free(node->pending);
+	free(node->bytes_at);
 	free(node);
 }
 
@@ -707,6 +730,81 @@ sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen
 	}
 	handle_update(node, &u);
 	return 0;
+}
+
+/* Membership change through the core; the entry's index in *index. */
+static int
+change_member(struct sync_node *node, uint64_t id, int which, uint64_t *index,
+			  char *err, size_t errlen)
+{
+	struct sync_update u;
+	struct sync_status st;
+	int			rc;
+
+	sync_core_status(node->core, &st);
+	if (which > 0)
+	{
+		bool		learner = false;
+
+		for (uint32_t i = 0; i < st.config.n; i++)
+			learner |= st.config.nodes[i].id == id &&
+				st.config.nodes[i].role == SYNC_LEARNER;
+		rc = learner ? sync_core_promote(node->core, id, index, &u) :
+			sync_core_add_learner(node->core, id, index, &u);
+	}
+	else
+		rc = sync_core_remove_node(node->core, id, index, &u);
+	if (rc != SYNC_OK)
+	{
+		snprintf(err, errlen, "%s", sync_err_name(rc));
+		return -1;
+	}
+	handle_update(node, &u);
+	return 0;
+}
+
+int
+sync_node_add(struct sync_node *node, uint64_t id, uint64_t *index,
+			  char *err, size_t errlen)
+{
+	if (pgq_config_node(node->cfg, (uint32_t) id) == NULL || id > UINT32_MAX)
+	{
+		snprintf(err, errlen, "node %" PRIu64 " is not in the [nodes] section of "
+				 "the configuration, so no node knows its address", id);
+		return -1;
+	}
+	return change_member(node, id, 1, index, err, errlen);
+}
+
+int
+sync_node_remove(struct sync_node *node, uint64_t id, uint64_t *index,
+				 char *err, size_t errlen)
+{
+	return change_member(node, id, -1, index, err, errlen);
+}
+
+bool
+sync_node_log_bytes(struct sync_node *node, uint64_t from, uint64_t to, uint64_t *bytes)
+{
+	struct sync_status st;
+
+	*bytes = 0;
+	if (from >= to)
+		return true;
+	sync_core_status(node->core, &st);
+	/* known only for indexes appended since start, still in the ring */
+	if (node->bytes_at == NULL || to > st.last_index ||
+		st.last_index - from >= BYTES_RING || node->first_noted == 0 ||
+		from + 1 < node->first_noted)
+		return false;
+	*bytes = node->bytes_at[to % BYTES_RING] - node->bytes_at[from % BYTES_RING];
+	return true;
+}
+
+void
+sync_node_wal_stats(struct sync_node *node, struct wal_stats *st)
+{
+	wal_stats(node->wal, st);
 }
 
 long
