@@ -51,6 +51,7 @@ static const char *const rc_names[RC_COUNT] = {"local", "session", "strong"};
 struct proxy_admin
 {
 	struct proxy_admin_hooks hooks;
+	const struct proxy_client *current;	/* whose batch is rewritten now */
 	struct proxy_list waiters;	/* sessions waiting for the applied index */
 };
 
@@ -210,6 +211,8 @@ adm_refuse(struct proxy_client *cl, const char *sqlstate, const char *msg)
 
 /* A DO block that raises sqlstate with msg: the server reports the error,
  * so the transaction state and the protocol stay PostgreSQL's. */
+static char *raise_text(const char *sqlstate, const char *msg);
+
 static char *
 raise_text(const char *sqlstate, const char *msg)
 {
@@ -219,7 +222,8 @@ raise_text(const char *sqlstate, const char *msg)
 
 	for (size_t i = 0; msg[i] != '\0' && k + 2 < sizeof(esc); i++)
 	{
-		char		c = msg[i] == '$' ? ' ' : msg[i];	/* never ends the body */
+		/* the body's closing tag never appears inside it */
+		char		c = strncmp(msg + i, "$pgq$", 5) == 0 ? ' ' : msg[i];
 
 		if (c == '\'')
 			esc[k++] = '\'';
@@ -266,10 +270,22 @@ struct adm_text
 	const char *text;			/* borrowed from the batch */
 	bool		named;			/* a Parse of a named statement */
 	char	   *out;			/* owned replacement, or NULL */
+	const char *err_state;		/* out raises this error (static) ... */
+	char		err_msg[PROXY_ERRMSG_LEN];	/* ... with this message */
 	bool		wait;			/* wait_applied: must wait first */
 	uint64_t	wait_index;
 	int			wait_ms;
 };
+
+/* Replace the text by one that raises sqlstate with msg. */
+static void
+set_error(struct adm_text *t, const char *sqlstate, const char *msg)
+{
+	free(t->out);
+	t->out = raise_text(sqlstate, msg);
+	t->err_state = sqlstate;
+	snprintf(t->err_msg, sizeof(t->err_msg), "%s", msg);
+}
 
 static int
 wait_ms_of(const struct proxy *px)
@@ -291,7 +307,7 @@ do_call(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t,
 
 	if (t->named)
 	{
-		t->out = raise_text("0A000", "the pgquorum functions act when they are "
+		set_error(t, "0A000", "the pgquorum functions act when they are "
 							"parsed: call them with the simple protocol or an "
 							"unnamed statement, not a named prepared statement");
 		return;
@@ -300,7 +316,7 @@ do_call(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t,
 	{
 		snprintf(err, sizeof(err), "permission denied for function %s: "
 				 "pgquorum.%s() is for superusers only", fn, fn);
-		t->out = raise_text("42501", err);
+		set_error(t, "42501", err);
 		return;
 	}
 	if (cmd->fn == SQL_ADMIN_FN_WAIT_APPLIED)
@@ -310,7 +326,7 @@ do_call(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t,
 		h->state(h->arg, &st);
 		if (cmd->iargs[1] < 0 || cmd->iargs[1] > 3600 * 1000)
 		{
-			t->out = raise_text("22023", "pgquorum.wait_applied(): the timeout "
+			set_error(t, "22023", "pgquorum.wait_applied(): the timeout "
 								"must be between 0 and 3600000 ms");
 			return;
 		}
@@ -330,7 +346,7 @@ do_call(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t,
 		return;
 	else if (h->call(h->arg, cmd, result, sizeof(result), &sqlstate, err, sizeof(err)) < 0)
 	{
-		t->out = raise_text(sqlstate, err);
+		set_error(t, sqlstate, err);
 		return;
 	}
 	if (asprintf(&t->out, "SELECT %s AS %s", result, fn) < 0)
@@ -350,7 +366,7 @@ do_setting(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t
 		snprintf(msg, sizeof(msg), "unrecognized configuration parameter "
 				 "\"pgquorum.%s\" (pgquorum has pgquorum.read_consistency)",
 				 cmd->setting);
-		t->out = raise_text("42704", msg);
+		set_error(t, "42704", msg);
 		return;
 	}
 	if (cmd->kind == SQL_ADMIN_CMD_SHOW)
@@ -362,7 +378,7 @@ do_setting(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t
 	}
 	if (cmd->local)
 	{
-		t->out = raise_text("0A000", "SET LOCAL pgquorum.read_consistency is not "
+		set_error(t, "0A000", "SET LOCAL pgquorum.read_consistency is not "
 							"supported: use SET (for the session)");
 		return;
 	}
@@ -377,7 +393,7 @@ do_setting(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t
 		snprintf(msg, sizeof(msg), "invalid value for parameter "
 				 "\"pgquorum.read_consistency\": \"%s\" (use local, session or strong)",
 				 cmd->value);
-		t->out = raise_text("22023", msg);
+		set_error(t, "22023", msg);
 		return;
 	}
 	/* The text goes on: the server keeps it as a placeholder setting and
@@ -399,6 +415,7 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 	free(t->out);
 	t->out = NULL;
 	t->wait = false;
+	t->err_state = NULL;
 	switch (h->command(h->arg, t->text, &cmd))
 	{
 		case SQL_ADMIN_CMD_CALL:
@@ -410,14 +427,14 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 			do_setting(cl, &cmd, t, run);
 			break;
 		case SQL_ADMIN_CMD_INVALID:
-			t->out = raise_text(cmd.sqlstate, cmd.error);
+			set_error(t, cmd.sqlstate, cmd.error);
 			break;
 		default:
 			if (!run)
 				break;
 			rc = h->rewrite(h->arg, t->text, &t->out, &sqlstate, err, sizeof(err));
 			if (rc < 0)
-				t->out = raise_text(sqlstate, err);
+				set_error(t, sqlstate, err);
 			break;
 	}
 	return 0;
@@ -631,12 +648,27 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 		return PROXY_ADMIN_WAIT;
 	}
 	memset(texts, 0, sizeof(texts));
+	cl->px->admin->current = cl;
 	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
+	cl->px->admin->current = NULL;
 	a->resumed = false;
 	for (int i = 0; i < n_texts; i++)
 		any |= texts[i].out != NULL;
 	if (!any)
 		return PROXY_ADMIN_GO;
+	/*
+	 * A batch of one text that fails, outside a transaction block: answer
+	 * the error here (ErrorResponse, ReadyForQuery idle), as the server
+	 * would at the first message; the raising DO block would be taken for
+	 * a write on a secondary.
+	 */
+	if (n_texts == 1 && texts[0].err_state != NULL && cl->be->txn == PQ_TXN_IDLE &&
+		cl->be->pending == 0)
+	{
+		rc = adm_refuse(cl, texts[0].err_state, texts[0].err_msg);
+		free(texts[0].out);
+		return rc < 0 ? -1 : PROXY_ADMIN_DONE;
+	}
 	pgq_buf_init(&buf, ADMIN_MAX_TEXT);
 	if (!build_batch(p, n, texts, offs, n_texts, &buf))
 	{
@@ -665,6 +697,8 @@ session_state(const struct proxy_client *cl)
 		case CL_WAIT_BACKEND:
 			return "waiting for a connection";
 		case CL_ACTIVE:
+			if (cl->px->admin && cl->px->admin->current == cl)
+				return "active";	/* its query reads the view */
 			if (cl->be == NULL)
 				return "idle";
 			if (cl->be->pending > 0 || proxy_write_busy(cl))
