@@ -23,3 +23,11 @@ tests_sql_admin_rewrite_cli_CPPFLAGS = $(AM_CPPFLAGS) $(PG_QUERY_CFLAGS)
 tests_sql_admin_rewrite_cli_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
 	$(PG_QUERY_LIBS) -lpthread
 EXTRA_DIST += tests/fuzz/fuzz_sql_admin.c tests/fuzz/fuzz_sql_admin.sources
+
+# The statements a node answers itself (sql/sql_admin_cmd.h).
+check_PROGRAMS += tests/sql/test_sql_admin_cmd
+tests_sql_test_sql_admin_cmd_CPPFLAGS = $(AM_CPPFLAGS) $(PG_QUERY_CFLAGS)
+tests_sql_test_sql_admin_cmd_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_sql_test_sql_admin_cmd_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
+	$(PG_QUERY_LIBS) $(CMOCKA_LIBS) -lpthread
+TESTS += tests/sql/test_sql_admin_cmd
