@@ -171,13 +171,14 @@ member_slot(struct node_admin *adm, uint64_t id)
 	return -1;
 }
 
-/* A member's applied (self) or match (primary's view) index, if known. */
+/* A member's applied index (itself, or a peer's last ack), else its match
+ * (primary's view), if known. */
 static bool
 member_progress(const struct sync_node_info *info, const struct sync_node_peer_info *p,
 				uint64_t *index)
 {
-	if (p->id == info->id)
-		*index = info->applied_index;
+	if (p->applied_known)
+		*index = p->applied_index;
 	else if (strcmp(info->role, "primary") == 0)
 		*index = p->match_index;
 	else
@@ -269,6 +270,8 @@ node_row(struct node_admin *adm, const struct sync_node_info *info,
 		put_u64(&r, 9, p->match_index);
 		put_u64(&r, 10, p->match_index);
 		put_u64(&r, 11, p->commit_sent);
+		if (p->applied_known)
+			put_u64(&r, 12, p->applied_index);
 	}
 	else if (p->id == info->leader_id)
 		put_u64(&r, 8, info->term);

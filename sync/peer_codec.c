@@ -5,11 +5,19 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/pgq_assert.h"
 #include "common/pgq_bytes.h"
 #include "sync/peer_codec.h"
+
+/* The optional trailer: an ack carrying the sender's applied index. */
+static bool
+has_applied(const struct sync_msg *msg)
+{
+	return msg->type == SYNC_MSG_APPEND_RESP && (msg->flags & SYNC_FLAG_APPLIED);
+}
 
 size_t
 sync_msg_encoded_size(const struct sync_msg *msg)
@@ -18,6 +26,8 @@ sync_msg_encoded_size(const struct sync_msg *msg)
 
 	for (uint32_t i = 0; i < msg->n_entries; i++)
 		size += SYNC_ENTRY_HEADER_SIZE + msg->entries[i].len;
+	if (has_applied(msg))
+		size += 8;
 	return size;
 }
 
@@ -49,6 +59,8 @@ sync_msg_encode(const struct sync_msg *msg, uint8_t *out)
 			memcpy(p, e->payload, e->len);
 		p += e->len;
 	}
+	if (has_applied(msg))
+		pgq_put_u64(p, msg->applied);
 }
 
 static const char *
@@ -110,6 +122,10 @@ sync_msg_decode(const uint8_t *buf, size_t len, struct sync_msg *msg,
 	err = decode_entries(&r, msg, entries);
 	if (err != NULL)
 		return err;
+	if (has_applied(msg))
+		msg->applied = pgq_read_u64(&r);
+	if (r.error)
+		return "message is truncated before its applied index";
 	if (!pgq_reader_done(&r))
 		return "trailing bytes after the message";
 	msg->entries = msg->n_entries ? entries : NULL;

@@ -8,6 +8,8 @@
  *	24	u64 term	32	u64 index	40	u64 log_term	48	u64 commit
  *	56	u64 hint_index	64	u32 n_entries
  *	68	entries, each: u64 index, u64 term, u32 type, u32 len, len bytes
+ *	then, for an APPEND_RESP whose flags have SYNC_FLAG_APPLIED:
+ *		u64 applied (the sender's applied index; the admin views show it)
  *
  * A message is valid when its type is known, only APPEND carries entries,
  * n_entries is within the receiver's bound, each entry's type is known,

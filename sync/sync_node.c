@@ -83,6 +83,8 @@ struct sync_node
 	struct sync_entry decoded[SYNC_MAX_BATCH_ENTRIES];
 	struct pgq_buf sendbuf;
 	int64_t		last_contact_ms[SYNC_MAX_NODES + 1];
+	uint64_t	peer_applied[SYNC_MAX_NODES + 1];	/* from its last ack */
+	bool		peer_applied_known[SYNC_MAX_NODES + 1];
 	uint64_t	contact_ids[SYNC_MAX_NODES + 1];
 	uint64_t	notifications_sent;
 	uint64_t	heartbeats_sent;
@@ -291,8 +293,19 @@ send_msgs(struct sync_node *node, const struct sync_update *u)
 {
 	for (uint32_t i = 0; i < u->n_msgs; i++)
 	{
+		struct sync_msg ack;
 		const struct sync_msg *m = &u->msgs[i];
-		size_t		size = sync_msg_encoded_size(m);
+		size_t		size;
+
+		if (m->type == SYNC_MSG_APPEND_RESP)
+		{
+			/* tell the primary how far this node has applied */
+			ack = *m;
+			ack.flags |= SYNC_FLAG_APPLIED;
+			ack.applied = node->applied;
+			m = &ack;
+		}
+		size = sync_msg_encoded_size(m);
 		uint8_t    *p = pgq_buf_reserve(&node->sendbuf, size);
 
 		if (p == NULL)
@@ -538,6 +551,11 @@ on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 		{
 			node->contact_ids[i] = from;
 			node->last_contact_ms[i] = (int64_t) now_ms();
+			if (msg.flags & SYNC_FLAG_APPLIED)
+			{
+				node->peer_applied[i] = msg.applied;
+				node->peer_applied_known[i] = true;
+			}
 			break;
 		}
 	}
@@ -864,7 +882,16 @@ sync_node_status(struct sync_node *node, struct sync_node_info *info)
 		p->last_contact_ms = p->id == st.id ? 0 : -1;
 		for (int k = 0; k <= SYNC_MAX_NODES; k++)
 			if (node->contact_ids[k] == p->id && p->id != st.id)
+			{
 				p->last_contact_ms = (int64_t) now - node->last_contact_ms[k];
+				p->applied_known = node->peer_applied_known[k];
+				p->applied_index = node->peer_applied[k];
+			}
+		if (p->id == st.id)
+		{
+			p->applied_known = true;
+			p->applied_index = node->applied;
+		}
 		if (sync_core_peer(node->core, p->id, &ps))
 		{
 			p->match_index = ps.match;

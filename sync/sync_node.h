@@ -66,6 +66,8 @@ struct sync_node_peer_info
 	int64_t		last_contact_ms;	/* ms since a message from it; -1: never */
 	uint64_t	match_index;	/* primary only: highest index it has */
 	uint64_t	commit_sent;	/* primary only */
+	bool		applied_known;	/* itself, or a peer that acked to us */
+	uint64_t	applied_index;	/* from its last ack (its applied index) */
 };
 
 struct sync_node_info

@@ -7,7 +7,7 @@
 -- they commit through the replicated log while this suite's own
 -- transaction (pgTAP keeps its state in temporary tables) stays open.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 -- A view's columns and types, as a temporary table made from it shows them
 -- (the node rewrites the statements it receives, not function bodies).
@@ -78,6 +78,23 @@ SELECT ok((SELECT commit_p50_ms > 0 AND commit_p99_ms >= commit_p50_ms FROM pgqu
 	'commit latency percentiles');
 SELECT ok((SELECT bool_and(lag_entries >= 0 AND lag_entries <= commit_index) FROM pgquorum.nodes
 	WHERE lag_entries IS NOT NULL), 'lag in entries is within the log');
+
+-- The secondaries' applied indexes reach the primary through their acks.
+CREATE FUNCTION pg_temp.all_applied(target bigint) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+	FOR i IN 1 .. 100 LOOP
+		IF (SELECT m FROM dblink('pgtap_w', 'SELECT min(applied_index) FROM pgquorum.nodes')
+			AS t(m bigint)) >= target THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END $f$;
+SELECT ok(pg_temp.all_applied((SELECT commit_index FROM pgquorum.nodes WHERE role = 'primary')),
+	'every member''s applied index reaches the commit index');
+SELECT is((SELECT max(lag_entries) FROM pgquorum.nodes), 0::bigint,
+	'no lag once every member has applied');
 
 -- Joins.
 SELECT is((SELECT count(*) FROM pgquorum.nodes n JOIN pgquorum.log l

@@ -91,6 +91,34 @@ expect_bad(uint8_t *buf, size_t len, const char *what)
 		fail_msg("\"%s\" does not mention \"%s\"", err, what);
 }
 
+/* An ack carries the sender's applied index after the header; other
+ * message types never do, whatever their flags say. */
+static void
+test_applied_trailer(void **state)
+{
+	struct sync_entry entries[8];
+	struct sync_msg got;
+	struct sync_msg ack = {.type = SYNC_MSG_APPEND_RESP, .flags = SYNC_FLAG_APPLIED,
+	.from = 2, .to = 1, .term = 3, .index = 40, .applied = 37};
+	size_t		len;
+	uint8_t    *buf = encode(&ack, &len);
+
+	(void) state;
+	assert_int_equal(len, SYNC_MSG_HEADER_SIZE + 8);
+	assert_null(sync_msg_decode(buf, len, &got, entries, 8));
+	assert_int_equal(got.applied, 37);
+	assert_int_equal(got.flags, SYNC_FLAG_APPLIED);
+	assert_non_null(sync_msg_decode(buf, len - 1, &got, entries, 8));
+	assert_non_null(sync_msg_decode(buf, len - 8, &got, entries, 8));
+	free(buf);
+	ack.type = SYNC_MSG_VOTE_RESP;
+	buf = encode(&ack, &len);
+	assert_int_equal(len, SYNC_MSG_HEADER_SIZE);
+	assert_null(sync_msg_decode(buf, len, &got, entries, 8));
+	assert_int_equal(got.applied, 0);
+	free(buf);
+}
+
 static void
 test_rejects(void **state)
 {
@@ -138,6 +166,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_applied_trailer),
 		cmocka_unit_test(test_rejects),
 	};
 
