@@ -123,6 +123,12 @@ adm_get(struct proxy_client *cl)
 	return a;
 }
 
+bool
+proxy_admin_waiting(const struct proxy_client *cl)
+{
+	return cl->adm != NULL && cl->adm->waiting;
+}
+
 void
 proxy_session_note_write(struct proxy_client *cl, uint64_t index)
 {

@@ -354,6 +354,8 @@ bool		proxy_write_busy(const struct proxy_client *cl);
 int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 							  uint8_t **out, size_t *out_len);
 void		proxy_admin_client_free(struct proxy_client *cl);
+/* The session's batch is held by a read consistency or wait_applied wait. */
+bool		proxy_admin_waiting(const struct proxy_client *cl);
 void		proxy_admin_free(struct proxy *px);
 /* The session's write committed at index (read consistency "session"). */
 void		proxy_session_note_write(struct proxy_client *cl, uint64_t index);

@@ -1156,8 +1156,12 @@ proxy_write_busy(const struct proxy_client *cl)
 void
 proxy_write_resume(struct proxy_client *cl)
 {
-	if (cl->state == CL_ACTIVE && cl->wp != NULL)
-		(void) wp_pump(cl);
+	if (cl->state != CL_ACTIVE || cl->wp == NULL)
+		return;
+	/* reading may have stopped while the held input was over WP_HOLD_MAX */
+	if (cl->be != NULL && cl->be->conn.out_len <= PROXY_OUT_HIGH)
+		proxy_conn_read_start(cl->px, &cl->conn);
+	(void) wp_pump(cl);
 }
 
 static int
@@ -1327,7 +1331,7 @@ wp_pump(struct proxy_client *cl)
 	}
 out:
 	if (rc == 0 && cl->state == CL_ACTIVE && wp->len > WP_HOLD_MAX &&
-		(wp->op != NULL || wp->wait_idle))
+		(wp->op != NULL || wp->wait_idle || proxy_admin_waiting(cl)))
 		proxy_conn_read_stop(cl->px, &cl->conn);
 	wp->pumping = false;
 	return rc;

@@ -31,3 +31,4 @@ tests_sql_test_sql_admin_cmd_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_sql_test_sql_admin_cmd_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
 	$(PG_QUERY_LIBS) $(CMOCKA_LIBS) -lpthread
 TESTS += tests/sql/test_sql_admin_cmd
+EXTRA_DIST += tests/fuzz/fuzz_sql_admin_cmd.c tests/fuzz/fuzz_sql_admin_cmd.sources
