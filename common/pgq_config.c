@@ -81,6 +81,8 @@ static const struct pgq_config_key config_keys[] = {
 		"Time for a client's startup and authentication, and for a backend's login or reset."),
 	KEY(server_reset_query, PGQ_CFG_STRING, "DISCARD ALL", 1, 1023, true, false,
 		"Run on a backend connection before another session reuses it."),
+	KEY(read_consistency_timeout_ms, PGQ_CFG_INT, "10000", 1, 3600000, true, false,
+		"Longest wait of a read for this node's applied index (pgquorum.read_consistency session or strong); then the read fails with 40001."),
 };
 
 #undef KEY

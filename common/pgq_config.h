@@ -77,6 +77,7 @@ struct pgq_config
 	char	   *auth_query;
 	int			client_login_timeout_ms;
 	char	   *server_reset_query;
+	int			read_consistency_timeout_ms;
 	/* [nodes] */
 	int			n_nodes;
 	struct pgq_node_addr nodes[PGQ_MAX_NODES];

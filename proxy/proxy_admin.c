@@ -33,8 +33,8 @@
 #include "sql/sql_admin_cmd.h"
 #include "sql/sql_classify.h"
 
-#define ADMIN_WAIT_DEFAULT_MS	10000	/* read consistency wait without a
-										 * query_wait_timeout_ms */
+#define ADMIN_WAIT_DEFAULT_MS	10000	/* a read consistency wait, when the
+										 * configuration has none */
 #define ADMIN_MAX_TEXT			(256u << 20)	/* a rewritten batch */
 #define SQLSTATE_RETRY			"40001"
 
@@ -296,7 +296,7 @@ set_error(struct adm_text *t, const char *sqlstate, const char *msg)
 static int
 wait_ms_of(const struct proxy *px)
 {
-	int			ms = px->cfg->query_wait_timeout_ms;
+	int			ms = px->cfg->read_consistency_timeout_ms;
 
 	return ms > 0 ? ms : ADMIN_WAIT_DEFAULT_MS;
 }
