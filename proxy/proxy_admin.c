@@ -37,6 +37,7 @@
 										 * configuration has none */
 #define ADMIN_MAX_TEXT			(256u << 20)	/* a rewritten batch */
 #define SQLSTATE_RETRY			"40001"
+#define ADMIN_MAX_NAMED			64		/* named statements over views kept */
 
 enum rc_level
 {
@@ -55,6 +56,16 @@ struct proxy_admin
 	struct proxy_list waiters;	/* sessions waiting for the applied index */
 };
 
+/* A named prepared statement whose text names views: re-parsed before
+ * each Bind, so that every execution reads fresh figures. */
+struct adm_named
+{
+	char	   *name;			/* owned */
+	char	   *text;			/* owned: the client's text */
+	uint8_t    *params;			/* owned: Parse's parameter type section */
+	size_t		params_len;
+};
+
 struct proxy_admin_session
 {
 	struct proxy_list link;		/* on admin->waiters while waiting */
@@ -67,6 +78,8 @@ struct proxy_admin_session
 	bool		timed_out;
 	uint64_t	wait_index;
 	ev_timer	timer;
+	struct adm_named named[ADMIN_MAX_NAMED];
+	int			n_named;
 };
 
 /* ---- setup ---- */
@@ -103,6 +116,12 @@ proxy_admin_client_free(struct proxy_client *cl)
 	if (cl->adm == NULL)
 		return;
 	adm_unwait(cl->adm);
+	for (int i = 0; i < cl->adm->n_named; i++)
+	{
+		free(cl->adm->named[i].name);
+		free(cl->adm->named[i].text);
+		free(cl->adm->named[i].params);
+	}
 	free(cl->adm);
 	cl->adm = NULL;
 }
@@ -276,6 +295,7 @@ struct adm_text
 	const char *text;			/* borrowed from the batch */
 	bool		named;			/* a Parse of a named statement */
 	char	   *out;			/* owned replacement, or NULL */
+	bool		view;			/* out is the text with views rewritten */
 	const char *err_state;		/* out raises this error (static) ... */
 	char		err_msg[PROXY_ERRMSG_LEN];	/* ... with this message */
 	bool		wait;			/* wait_applied: must wait first */
@@ -421,6 +441,7 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 	free(t->out);
 	t->out = NULL;
 	t->wait = false;
+	t->view = false;
 	t->err_state = NULL;
 	switch (h->command(h->arg, t->text, &cmd))
 	{
@@ -439,11 +460,173 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 			if (!run)
 				break;
 			rc = h->rewrite(h->arg, t->text, &t->out, &sqlstate, err, sizeof(err));
+			t->view = rc == 1;
 			if (rc < 0)
 				set_error(t, sqlstate, err);
 			break;
 	}
 	return 0;
+}
+
+/* ---- named statements over views: re-parsed before each Bind ---- */
+
+static struct adm_named *
+named_find(struct proxy_admin_session *a, const char *name)
+{
+	for (int i = 0; i < a->n_named; i++)
+		if (strcmp(a->named[i].name, name) == 0)
+			return &a->named[i];
+	return NULL;
+}
+
+static void
+named_free(struct adm_named *e)
+{
+	free(e->name);
+	free(e->text);
+	free(e->params);
+	memset(e, 0, sizeof(*e));
+}
+
+static void
+named_forget(struct proxy_admin_session *a, const char *name)
+{
+	struct adm_named *e = named_find(a, name);
+
+	if (e == NULL)
+		return;
+	named_free(e);
+	*e = a->named[--a->n_named];
+}
+
+/* Parse message m (named, text at text_off) read a view: keep its text. */
+static void
+named_remember(struct proxy_admin_session *a, const uint8_t *m, size_t text_off,
+			   const char *text)
+{
+	const char *name = (const char *) m + PQ_HEADER_LEN;
+	size_t		end = 1 + pq_get_uint32(m + 1);
+	size_t		params_off = text_off + strlen(text) + 1;
+	struct adm_named *e;
+
+	named_forget(a, name);
+	if (a->n_named == ADMIN_MAX_NAMED)
+		return;					/* beyond: the figures of its Parse */
+	e = &a->named[a->n_named];
+	e->name = strdup(name);
+	e->text = strdup(text);
+	e->params_len = end - params_off;
+	e->params = malloc(e->params_len ? e->params_len : 1);
+	if (e->name == NULL || e->text == NULL || e->params == NULL)
+	{
+		named_free(e);
+		return;
+	}
+	memcpy(e->params, m + params_off, e->params_len);
+	a->n_named++;
+}
+
+/* The statement a batch made only of Bind (first), Describe, Execute,
+ * Flush and Sync binds; NULL for any other batch. */
+static const char *
+bound_statement(const uint8_t *p, size_t n)
+{
+	struct pq_reader r;
+	const char *stmt;
+
+	if (n < PQ_HEADER_LEN || p[0] != PqMsg_Bind)
+		return NULL;
+	for (size_t off = 1 + pq_get_uint32(p + 1); off + PQ_HEADER_LEN <= n;
+		 off += 1 + pq_get_uint32(p + off + 1))
+		if (p[off] != PqMsg_Describe && p[off] != PqMsg_Execute &&
+			p[off] != PqMsg_Flush && p[off] != PqMsg_Sync)
+			return NULL;
+	pq_reader_init(&r, p + PQ_HEADER_LEN, pq_get_uint32(p + 1) - 4);
+	if (pq_read_string(&r) == NULL || (stmt = pq_read_string(&r)) == NULL ||
+		stmt[0] == '\0')
+		return NULL;
+	return stmt;
+}
+
+static bool
+append_close_parse(struct pgq_buf *out, const struct adm_named *e, const char *text)
+{
+	size_t		nlen = strlen(e->name) + 1,
+				tlen = strlen(text) + 1;
+	uint8_t		hdr[PQ_HEADER_LEN + 1];
+
+	hdr[0] = PqMsg_Close;
+	pq_put_uint32(hdr + 1, (uint32_t) (4 + 1 + nlen));
+	hdr[PQ_HEADER_LEN] = 'S';
+	if (!pgq_buf_append(out, hdr, PQ_HEADER_LEN + 1) ||
+		!pgq_buf_append(out, e->name, nlen))
+		return false;
+	hdr[0] = PqMsg_Parse;
+	pq_put_uint32(hdr + 1, (uint32_t) (4 + nlen + tlen + e->params_len));
+	return pgq_buf_append(out, hdr, PQ_HEADER_LEN) &&
+		pgq_buf_append(out, e->name, nlen) &&
+		pgq_buf_append(out, text, tlen) &&
+		(e->params_len == 0 || pgq_buf_append(out, e->params, e->params_len));
+}
+
+/*
+ * A batch that only executes a named statement over views, with nothing of
+ * the session's still unanswered: put Close and Parse of that statement
+ * with figures of now before it, and have the backend filter drop their
+ * two answers (CloseComplete, ParseComplete).  Returns whether it did.
+ */
+static bool
+refresh_named(struct proxy_client *cl, const uint8_t *p, size_t n, struct pgq_buf *out)
+{
+	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
+	const char *stmt = bound_statement(p, n);
+	struct adm_named *e;
+	char	   *fresh = NULL,
+				err[PROXY_ERRMSG_LEN];
+	const char *sqlstate;
+
+	if (stmt == NULL || (e = named_find(cl->adm, stmt)) == NULL ||
+		cl->be->pending > 0 || cl->be->unsynced || cl->be->adm_drop > 0)
+		return false;
+	cl->px->admin->current = cl;
+	if (h->rewrite(h->arg, e->text, &fresh, &sqlstate, err, sizeof(err)) != 1)
+	{
+		cl->px->admin->current = NULL;
+		free(fresh);
+		return false;			/* the statement keeps its figures */
+	}
+	cl->px->admin->current = NULL;
+	if (!append_close_parse(out, e, fresh) || !pgq_buf_append(out, p, n))
+	{
+		free(fresh);
+		return false;
+	}
+	free(fresh);
+	cl->be->adm_drop = 2;
+	return true;
+}
+
+/* Keep the named statement map current with the batch's Parse and Close. */
+static void
+named_track(struct proxy_client *cl, const uint8_t *m, const struct adm_text *t,
+			size_t text_off)
+{
+	struct pq_reader r;
+	const char *name;
+
+	if (m[0] == PqMsg_Close)
+	{
+		pq_reader_init(&r, m + PQ_HEADER_LEN, pq_get_uint32(m + 1) - 4);
+		if (pq_read_byte(&r) == 'S' && (name = pq_read_string(&r)) != NULL)
+			named_forget(cl->adm, name);
+		return;
+	}
+	if (m[0] != PqMsg_Parse || t == NULL || !t->named)
+		return;
+	if (t->view && t->out != NULL && cl->adm->stmt_cls == SQL_CLASS_READ_ONLY)
+		named_remember(cl->adm, m, text_off, t->text);
+	else
+		named_forget(cl->adm, (const char *) m + PQ_HEADER_LEN);
 }
 
 /* ---- the batch ---- */
@@ -567,6 +750,8 @@ adm_texts(struct proxy_client *cl, const uint8_t *p, size_t n,
 		bool		named;
 		size_t		toff = text_offset(p + off, &named);
 
+		if (run && toff == 0)
+			named_track(cl, p + off, NULL, 0);
 		if (toff == 0 || k == ADMIN_MAX_TEXTS)
 			continue;
 		texts[k].text = (const char *) p + off + toff;
@@ -575,6 +760,8 @@ adm_texts(struct proxy_client *cl, const uint8_t *p, size_t n,
 		if (run)
 			note_class(cl, texts[k].text);
 		adm_text(cl, &texts[k], run);
+		if (run)
+			named_track(cl, p + off, &texts[k], toff);
 		if (texts[k].wait && wait < 0)
 			wait = k;
 		k++;
@@ -661,7 +848,17 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 	for (int i = 0; i < n_texts; i++)
 		any |= texts[i].out != NULL;
 	if (!any)
+	{
+		pgq_buf_init(&buf, ADMIN_MAX_TEXT);
+		if (!refresh_named(cl, p, n, &buf))
+		{
+			pgq_buf_free(&buf);
+			return PROXY_ADMIN_GO;
+		}
+		*out = pgq_buf_head(&buf);
+		*out_len = buf.len;
 		return PROXY_ADMIN_GO;
+	}
 	/*
 	 * A batch of one text that fails, outside a transaction block: answer
 	 * the error here (ErrorResponse, ReadyForQuery idle), as the server

@@ -193,6 +193,8 @@ struct proxy_backend
 	bool		flt_part;		/* flt_part_disp holds for a partial message */
 	uint8_t		flt_part_disp;
 	uint8_t    *flt_err;		/* owned; captured ErrorResponse */
+	uint8_t		adm_drop;		/* CloseComplete/ParseComplete of a re-parse
+								 * of ours still to drop (proxy_admin.c) */
 	uint32_t	flt_err_len;
 	struct proxy_scram_client *scram;	/* owned during SASL login */
 };

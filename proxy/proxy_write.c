@@ -1402,8 +1402,16 @@ proxy_write_backend_free(struct proxy_backend *be)
 /* ---- the backend's output ---- */
 
 static int
-flt_disp(const struct proxy_backend *be, uint8_t type)
+flt_disp(struct proxy_backend *be, uint8_t type)
 {
+	/* the answers to a re-parse the admin code put before a Bind */
+	if (be->adm_drop > 0 && (type == PqMsg_CloseComplete || type == PqMsg_ParseComplete))
+	{
+		be->adm_drop--;
+		return D_DROP;
+	}
+	if (type == PqMsg_ErrorResponse || type == PqMsg_ReadyForQuery)
+		be->adm_drop = 0;		/* the rest of the batch is skipped */
 	switch (be->flt_mode)
 	{
 		case WP_HOLD:

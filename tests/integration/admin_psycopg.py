@@ -3,6 +3,7 @@ protocol (server-side binding: Parse/Bind/Execute with $n parameters).
 Usage: admin_psycopg.py PORT.  Prints one "ok ..." line per check; any
 failed check raises (non-zero exit)."""
 import sys
+import time
 import psycopg
 
 port = sys.argv[1]
@@ -28,12 +29,25 @@ with psycopg.connect(dsn, autocommit=True) as conn:
                 ("active",))
     assert len(cur.fetchall()) >= 1
     print("ok sessions joined with pg_stat_activity, bound text")
-    # A named prepared statement executed again: figures of its Parse.
-    for i in range(3):
-        cur.execute("SELECT count(*) FROM pgquorum.settings WHERE name = %s",
-                    ("node_id",), prepare=True)
-        assert cur.fetchone()[0] == 1
-    print("ok named prepared statement over a view")
+    # A named prepared statement executed again reads the figures of each
+    # execution: this session's "since" moves with every message it sends.
+    seen = []
+    for i in range(4):
+        time.sleep(0.05)
+        cur.execute("SELECT since FROM pgquorum.sessions WHERE state = %s",
+                    ("active",), prepare=True)
+        rows = cur.fetchall()
+        assert len(rows) == 1, rows
+        seen.append(rows[0][0])
+    assert seen == sorted(seen) and len(set(seen)) == 4, seen
+    print("ok named prepared statement reads fresh figures at each execution")
+    cur.execute("SELECT count(*) FROM pgquorum.settings WHERE name = %s", ("node_id",),
+                prepare=True)
+    assert cur.fetchone()[0] == 1
+    conn.execute("DEALLOCATE ALL")
+    cur.execute("SELECT count(*) FROM pgquorum.settings WHERE name = %s", ("node_id",))
+    assert cur.fetchone()[0] == 1
+    print("ok a named statement over a view after DEALLOCATE ALL")
     # Commit index read twice through the unnamed statement: fresh figures.
     cur.execute("SELECT commit_index FROM pgquorum.nodes WHERE role = %s", ("primary",))
     c1 = cur.fetchone()[0]
