@@ -697,7 +697,8 @@ batch_runs(const uint8_t *p, size_t n)
 	return false;
 }
 
-/* Read consistency: 0 go on, 1 wait, -1 session ended, 2 refused. */
+/* Read consistency: 0 go on, 1 wait, -1 session ended, 2 refused, 3 wait
+ * for the backend to answer what is in flight. */
 static int
 adm_consistency(struct proxy_client *cl, const uint8_t *p, size_t n, bool resumed,
 				bool timed_out)
@@ -708,7 +709,11 @@ adm_consistency(struct proxy_client *cl, const uint8_t *p, size_t n, bool resume
 	uint64_t	target;
 	char		msg[PROXY_ERRMSG_LEN];
 
-	if (a->level == RC_LOCAL || cl->be->txn != PQ_TXN_IDLE || !batch_runs(p, n))
+	if (a->level == RC_LOCAL || !batch_runs(p, n))
+		return 0;
+	if (cl->be->pending > 0)
+		return 3;				/* the transaction state is not known yet */
+	if (cl->be->txn != PQ_TXN_IDLE)
 		return 0;
 	h->state(h->arg, &st);
 	if (a->level == RC_STRONG && st.primary)
@@ -771,7 +776,7 @@ adm_texts(struct proxy_client *cl, const uint8_t *p, size_t n,
 }
 
 static bool
-build_batch(const uint8_t *p, size_t n, struct adm_text *texts, size_t *offs,
+build_batch(const uint8_t *p, size_t n, struct adm_text *texts, const size_t *offs,
 			int n_texts, struct pgq_buf *out)
 {
 	size_t		copied = 0;
@@ -791,9 +796,61 @@ build_batch(const uint8_t *p, size_t n, struct adm_text *texts, size_t *offs,
 	return buf_add(out, p + copied, n - copied);
 }
 
+/* The batch with its replaced texts in *out (texts' outs are freed). */
+static int
+adm_replace(struct proxy_client *cl, const uint8_t *p, size_t n,
+			struct adm_text *texts, const size_t *offs, int n_texts,
+			uint8_t **out, size_t *out_len)
+{
+	struct pgq_buf buf;
+	bool		ok;
+
+	pgq_buf_init(&buf, ADMIN_MAX_TEXT);
+	ok = build_batch(p, n, texts, offs, n_texts, &buf);
+	for (int i = 0; i < n_texts; i++)
+		free(texts[i].out);
+	if (!ok)
+	{
+		pgq_buf_free(&buf);
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR,
+						   "out of memory rewriting a query");
+		return -1;
+	}
+	PGQ_ASSERT(buf.start == 0);
+	*out = pgq_buf_head(&buf);
+	*out_len = buf.len;
+	return PROXY_ADMIN_GO;
+}
+
+/* Rewrite the texts of a run ended by Flush: nothing waits (a resumed
+ * session's wait_applied answers with the index of now). */
+static int
+adm_rewrite_only(struct proxy_client *cl, const uint8_t *p, size_t n,
+				 uint8_t **out, size_t *out_len)
+{
+	struct proxy_admin_session *a = cl->adm;
+	struct adm_text texts[ADMIN_MAX_TEXTS];
+	size_t		offs[ADMIN_MAX_TEXTS];
+	int			n_texts = 0;
+	bool		any = false;
+	bool		resumed = a->resumed;
+
+	memset(texts, 0, sizeof(texts));
+	a->resumed = true;
+	cl->px->admin->current = cl;
+	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
+	cl->px->admin->current = NULL;
+	a->resumed = resumed;
+	for (int i = 0; i < n_texts; i++)
+		any |= texts[i].out != NULL;
+	if (!any)
+		return PROXY_ADMIN_GO;
+	return adm_replace(cl, p, n, texts, offs, n_texts, out, out_len);
+}
+
 int
 proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
-				  uint8_t **out, size_t *out_len)
+				  bool can_wait, uint8_t **out, size_t *out_len)
 {
 	struct proxy_admin_session *a;
 	struct adm_text texts[ADMIN_MAX_TEXTS];
@@ -815,12 +872,20 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
 		return -1;
 	}
+	if (!can_wait)
+		return adm_rewrite_only(cl, p, n, out, out_len);
 	if (a->waiting)
 		return PROXY_ADMIN_WAIT;
 	resumed = a->resumed;
 	timed_out = a->timed_out;
 	a->resumed = a->timed_out = false;
 	rc = adm_consistency(cl, p, n, resumed, timed_out);
+	if (rc == 3)
+	{
+		a->resumed = resumed;	/* not consumed: the batch comes again */
+		a->timed_out = timed_out;
+		return PROXY_ADMIN_WAIT_IDLE;
+	}
 	if (rc != 0)
 		return rc == 2 ? PROXY_ADMIN_DONE : rc;
 	/*
@@ -872,22 +937,7 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 		free(texts[0].out);
 		return rc < 0 ? -1 : PROXY_ADMIN_DONE;
 	}
-	pgq_buf_init(&buf, ADMIN_MAX_TEXT);
-	if (!build_batch(p, n, texts, offs, n_texts, &buf))
-	{
-		pgq_buf_free(&buf);
-		for (int i = 0; i < n_texts; i++)
-			free(texts[i].out);
-		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR,
-						   "out of memory rewriting a query");
-		return -1;
-	}
-	for (int i = 0; i < n_texts; i++)
-		free(texts[i].out);
-	*out = pgq_buf_head(&buf);
-	*out_len = buf.len;
-	PGQ_ASSERT(buf.start == 0);
-	return PROXY_ADMIN_GO;
+	return adm_replace(cl, p, n, texts, offs, n_texts, out, out_len);
 }
 
 /* ---- pgquorum.sessions ---- */

@@ -349,12 +349,16 @@ bool		proxy_write_busy(const struct proxy_client *cl);
 /* proxy_admin.c: admin SQL (proxy_admin.h).  proxy_admin_batch looks at one
  * batch before it is routed: PROXY_ADMIN_GO with *out a replacement batch
  * (owned by the caller) or NULL, PROXY_ADMIN_WAIT (held; the session is
- * resumed later), PROXY_ADMIN_DONE (answered and consumed), -1 (ended). */
+ * resumed later), PROXY_ADMIN_DONE (answered and consumed), -1 (ended).
+ * Without can_wait (a run ended by Flush) it only rewrites: no read
+ * consistency, wait_applied answers at once, errors go to the server; it
+ * returns PROXY_ADMIN_GO or -1. */
 #define PROXY_ADMIN_DONE	0
 #define PROXY_ADMIN_WAIT	1
 #define PROXY_ADMIN_GO		2
+#define PROXY_ADMIN_WAIT_IDLE 3	/* held until the backend answered all */
 int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
-							  uint8_t **out, size_t *out_len);
+							  bool can_wait, uint8_t **out, size_t *out_len);
 void		proxy_admin_client_free(struct proxy_client *cl);
 /* The session's batch is held by a read consistency or wait_applied wait. */
 bool		proxy_admin_waiting(const struct proxy_client *cl);

@@ -1136,8 +1136,13 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
 	uint8_t    *np;
 	size_t		nn;
-	int			rc = proxy_admin_batch(cl, p, n, &np, &nn);
+	int			rc = proxy_admin_batch(cl, p, n, true, &np, &nn);
 
+	if (rc == PROXY_ADMIN_WAIT_IDLE)
+	{
+		cl->wp->wait_idle = true;
+		return 1;
+	}
 	if (rc != PROXY_ADMIN_GO)
 		return rc;
 	if (np == NULL)
@@ -1309,13 +1314,20 @@ wp_pump(struct proxy_client *cl)
 		if (last == PqMsg_Flush)
 		{
 			struct wp_ext x;
+			uint8_t    *np = NULL;
+			size_t		nn = 0;
 
-			analyze_ext(cl, wp->ib, pos, &x);
-			if (forward_plain(cl, wp->ib, pos) < 0)
+			/* views rewritten, node commands answered; no waits here */
+			if (proxy_admin_batch(cl, wp->ib, pos, false, &np, &nn) < 0)
 			{
 				rc = -1;
 				goto out;
 			}
+			analyze_ext(cl, np ? np : wp->ib, np ? nn : pos, &x);
+			rc = forward_plain(cl, np ? np : wp->ib, np ? nn : pos);
+			free(np);
+			if (rc < 0)
+				goto out;
 			wp_consume(wp, pos);
 			continue;
 		}

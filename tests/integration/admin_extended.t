@@ -4,7 +4,8 @@
 # the views' own types) in queries over pgquorum.nodes and .sessions, a
 # named prepared statement over a view runs repeatedly, an admin function
 # with a parameter is refused (0A000), and SET/SHOW pgquorum.read_consistency
-# work from a driver (docs/admin-views.md).
+# work from a driver, and a Parse ended by Flush is rewritten too
+# (docs/admin-views.md).
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -28,6 +29,14 @@ for i in 1 2 3; do
 	like "$out" 'ok pgquorum.nodes WHERE id = \$1' "node $i: a bound parameter on pgquorum.nodes"
 	like "$out" 'ok bad level refused' "node $i: every check ran"
 done
+
+# A raw v3 client: Parse of a view query ended by Flush (not Sync), then
+# Bind/Execute/Sync of that named statement (re-parsed before the Bind,
+# its extra answers dropped): the row comes back, no error.
+out=$(timeout 30 $PY "$PGQ_TOP/tests/integration/admin_raw_flush.py" "${nodes[0]##*:}" 2>&1)
+ok $? "Parse ended by Flush, then Bind/Execute/Sync: no error"
+like "$out" "row: .*node2" "the row of pgquorum.nodes WHERE id = \$1 (bound 2)"
+like "$out" "\['2', 'D', 'C', 'Z'\]" "exactly the answers the client asked for"
 
 # The same query through psql (simple protocol) and psycopg agree on a node.
 port=${nodes[p-1]##*:}
