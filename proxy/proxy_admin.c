@@ -848,36 +848,23 @@ adm_rewrite_only(struct proxy_client *cl, const uint8_t *p, size_t n,
 	return adm_replace(cl, p, n, texts, offs, n_texts, out, out_len);
 }
 
-int
-proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
-				  bool can_wait, uint8_t **out, size_t *out_len)
+/*
+ * Whether the batch must wait first: read consistency, then wait_applied
+ * (a first pass over the texts with no side effects).  PROXY_ADMIN_GO to
+ * go on, else what proxy_admin_batch returns.
+ */
+static int
+adm_hold(struct proxy_client *cl, struct proxy_admin_session *a,
+		 const uint8_t *p, size_t n)
 {
-	struct proxy_admin_session *a;
 	struct adm_text texts[ADMIN_MAX_TEXTS];
 	size_t		offs[ADMIN_MAX_TEXTS];
 	int			n_texts = 0,
 				wait,
 				rc;
-	bool		resumed,
-				timed_out,
-				any = false;
-	struct pgq_buf buf;
+	bool		resumed = a->resumed,
+				timed_out = a->timed_out;
 
-	*out = NULL;
-	*out_len = 0;
-	if (cl->px->admin == NULL || cl->be == NULL)
-		return PROXY_ADMIN_GO;
-	if ((a = adm_get(cl)) == NULL)
-	{
-		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
-		return -1;
-	}
-	if (!can_wait)
-		return adm_rewrite_only(cl, p, n, out, out_len);
-	if (a->waiting)
-		return PROXY_ADMIN_WAIT;
-	resumed = a->resumed;
-	timed_out = a->timed_out;
 	a->resumed = a->timed_out = false;
 	rc = adm_consistency(cl, p, n, resumed, timed_out);
 	if (rc == 3)
@@ -888,28 +875,29 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 	}
 	if (rc != 0)
 		return rc == 2 ? PROXY_ADMIN_DONE : rc;
-	/*
-	 * First pass: only what must wait (wait_applied), no side effects.  The
-	 * second carries out the commands; a resumed batch waits no more (the
-	 * applied index only grows, so what did not wait in the first pass does
-	 * not in the second).
-	 */
 	memset(texts, 0, sizeof(texts));
 	a->resumed = resumed;
 	wait = adm_texts(cl, p, n, texts, offs, &n_texts, false);
 	for (int i = 0; i < n_texts; i++)
 		free(texts[i].out);
-	if (wait >= 0)
-	{
-		a->resumed = false;
-		adm_wait(a, texts[wait].wait_index, texts[wait].wait_ms);
-		return PROXY_ADMIN_WAIT;
-	}
-	memset(texts, 0, sizeof(texts));
-	cl->px->admin->current = cl;
-	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
-	cl->px->admin->current = NULL;
+	if (wait < 0)
+		return PROXY_ADMIN_GO;	/* a->resumed stays for the second pass */
 	a->resumed = false;
+	adm_wait(a, texts[wait].wait_index, texts[wait].wait_ms);
+	return PROXY_ADMIN_WAIT;
+}
+
+/* After the second pass: the replacement batch, the node's own answer to
+ * a failing one-text batch, or a named statement re-parsed. */
+static int
+adm_answer(struct proxy_client *cl, const uint8_t *p, size_t n,
+		   struct adm_text *texts, const size_t *offs, int n_texts,
+		   uint8_t **out, size_t *out_len)
+{
+	struct pgq_buf buf;
+	bool		any = false;
+	int			rc;
+
 	for (int i = 0; i < n_texts; i++)
 		any |= texts[i].out != NULL;
 	if (!any)
@@ -938,6 +926,45 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 		return rc < 0 ? -1 : PROXY_ADMIN_DONE;
 	}
 	return adm_replace(cl, p, n, texts, offs, n_texts, out, out_len);
+}
+
+int
+proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
+				  bool can_wait, uint8_t **out, size_t *out_len)
+{
+	struct proxy_admin_session *a;
+	struct adm_text texts[ADMIN_MAX_TEXTS];
+	size_t		offs[ADMIN_MAX_TEXTS];
+	int			n_texts = 0,
+				rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (cl->px->admin == NULL || cl->be == NULL)
+		return PROXY_ADMIN_GO;
+	if ((a = adm_get(cl)) == NULL)
+	{
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	if (!can_wait)
+		return adm_rewrite_only(cl, p, n, out, out_len);
+	if (a->waiting)
+		return PROXY_ADMIN_WAIT;
+	/*
+	 * First what must wait, with no side effects; then the second pass
+	 * carries out the commands.  A resumed batch waits no more (the applied
+	 * index only grows, so what did not wait in the first pass does not in
+	 * the second).
+	 */
+	if ((rc = adm_hold(cl, a, p, n)) != PROXY_ADMIN_GO)
+		return rc;
+	memset(texts, 0, sizeof(texts));
+	cl->px->admin->current = cl;
+	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
+	cl->px->admin->current = NULL;
+	a->resumed = false;
+	return adm_answer(cl, p, n, texts, offs, n_texts, out, out_len);
 }
 
 /* ---- pgquorum.sessions ---- */
