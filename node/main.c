@@ -40,6 +40,10 @@ struct node
 {
 	struct ev_loop *loop;
 	struct pgq_config *cfg;		/* owned; replaced on reload */
+	struct pgq_config *start_cfg;	/* owned; the configuration at start,
+									 * which sync/ and the commit coordinator
+									 * borrow until they stop: never freed
+									 * before them */
 	struct proxy *proxy;
 	struct sync_node *sync;
 	struct applier *applier;
@@ -133,8 +137,11 @@ reload(struct node *node)
 	}
 	apply_logging(cfg);
 	proxy_reload(node->proxy, cfg);
-	pgq_config_free(node->cfg);
-	free(node->cfg);
+	if (node->cfg != node->start_cfg)
+	{
+		pgq_config_free(node->cfg);
+		free(node->cfg);
+	}
 	node->cfg = cfg;
 	pgq_info("configuration reloaded from \"%s\"", cfg->path);
 }
@@ -287,6 +294,7 @@ node_start(struct node *node)
 		return -1;
 	}
 	pgq_info("the local server has applied the log through index %" PRIu64, applied);
+	node->start_cfg = node->cfg;
 	node->sync = sync_node_start(node->loop, node->cfg, on_apply, node, applied, err, sizeof(err));
 	if (node->sync == NULL)
 	{
@@ -448,6 +456,11 @@ main(int argc, char **argv)
 	}
 	ev_run(node.loop, 0);
 	node_stop(&node);
+	if (node.start_cfg != NULL && node.start_cfg != node.cfg)
+	{
+		pgq_config_free(node.start_cfg);
+		free(node.start_cfg);
+	}
 	pgq_config_free(node.cfg);
 	free(node.cfg);
 	return 0;
