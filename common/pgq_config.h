@@ -82,6 +82,7 @@ struct pgq_config
 	char	   *postgres_data_dir;
 	char	   *postgres_bin_dir;
 	char	   *basebackup_conninfo;
+	int			read_consistency_timeout_ms;
 	/* [nodes] */
 	int			n_nodes;
 	struct pgq_node_addr nodes[PGQ_MAX_NODES];

@@ -7,7 +7,8 @@ pgquorum_SOURCES = \
 	node/pidfile.c node/pidfile.h \
 	node/control.c node/control.h \
 	node/stmt_hook.c node/stmt_hook.h \
-	node/rebuild.c node/rebuild.h
+	node/rebuild.c node/rebuild.h \
+	node/node_admin.c node/node_admin.h
 pgquorum_LDADD = \
 	proxy/libpgq_proxy.a \
 	sql/libpgq_sql.a \

@@ -26,10 +26,12 @@
 #include "common/pgq_config.h"
 #include "common/pgq_log.h"
 #include "node/control.h"
+#include "node/node_admin.h"
 #include "node/pidfile.h"
 #include "node/stmt_hook.h"
 #include "node/rebuild.h"
 #include "proxy/proxy.h"
+#include "proxy/proxy_admin.h"
 #include "sql/sql_classify.h"
 #include "sql/sql_ddl.h"
 #include "sync/applier.h"
@@ -50,6 +52,7 @@ struct node
 	struct applier *applier;
 	struct commit *commit;
 	struct control *control;
+	struct node_admin *admin;	/* admin views and functions */
 	sql_cache  *sql;			/* the proxy's statement classifications */
 	/* Each member's client address, resolved at start (forwarding). */
 	struct
@@ -226,8 +229,13 @@ on_applied(void *arg, uint64_t applied)
 {
 	struct node *node = arg;
 
-	if (node->sync != NULL)
-		sync_node_applied(node->sync, applied);
+	struct sync_node_info info;
+
+	if (node->sync == NULL)
+		return;
+	sync_node_applied(node->sync, applied);
+	sync_node_status(node->sync, &info);
+	proxy_admin_applied(node->proxy, info.applied_index);
 }
 
 /* The proxy's write-path hooks (proxy/proxy.h): the node's role, the
@@ -248,6 +256,8 @@ struct hook_wait
 {
 	proxy_commit_cb cb;
 	void	   *arg;
+	struct node *node;
+	ev_tstamp	start;
 };
 
 static void
@@ -256,6 +266,9 @@ hook_commit_done(void *arg, enum commit_result result, uint64_t index)
 	struct hook_wait w = *(struct hook_wait *) arg;
 
 	free(arg);
+	ev_now_update(w.node->loop);
+	node_admin_commit_done(w.node->admin, result == COMMIT_OK,
+						   (ev_now(w.node->loop) - w.start) * 1000.0);
 	w.cb(w.arg, (int) result, index);
 }
 
@@ -275,6 +288,9 @@ hook_commit_wait(void *arg, const char *txn_id, proxy_commit_cb cb, void *cb_arg
 		return -1;
 	w->cb = cb;
 	w->arg = cb_arg;
+	w->node = node;
+	ev_now_update(node->loop);
+	w->start = ev_now(node->loop);
 	if (commit_wait(node->commit, txn_id, hook_commit_done, w) < 0)
 	{
 		free(w);
@@ -640,6 +656,14 @@ node_start(struct node *node)
 		.arg = node,
 		.node_id = (uint32_t) node->cfg->node_id,
 	});
+	node->admin = node_admin_start(node->loop, &(struct node_admin_targets) {
+		&node->cfg, node->sync, node->applier, node->commit, node->proxy,
+	});
+	if (node->admin == NULL)
+	{
+		pgq_fatal("out of memory for the admin views");
+		return -1;
+	}
 	watch_signal(node, &node->sigterm, SIGTERM);
 	watch_signal(node, &node->sigint, SIGINT);
 	watch_signal(node, &node->sighup, SIGHUP);
@@ -656,6 +680,8 @@ node_stop(struct node *node)
 	if (node->proxy != NULL)
 		proxy_stop(node->proxy);
 	node->proxy = NULL;
+	node_admin_stop(node->admin);	/* after the proxy: it holds the hooks */
+	node->admin = NULL;
 	stop_replication(node);
 	if (node->rebuild != NULL)
 		rebuild_stop(node->rebuild);

@@ -14,4 +14,5 @@ proxy_libpgq_proxy_a_SOURCES = \
 	proxy/proxy_backend.c \
 	proxy/proxy_auth.c \
 	proxy/proxy_write.c \
-	proxy/proxy_forward.c
+	proxy/proxy_forward.c \
+	proxy/proxy_admin.c proxy/proxy_admin.h

@@ -414,6 +414,7 @@ proxy_stop(struct proxy *px)
 												struct proxy_backend, link));
 	on_reap(px->loop, &px->reaper, 0);
 	proxy_pool_free_all(px);
+	proxy_admin_free(px);
 	proxy_free(px);
 }
 

@@ -237,6 +237,7 @@ proxy_client_free(struct proxy_client *cl)
 	cl->px->n_clients--;
 	proxy_write_client_free(cl);
 	free(cl->fwd_err);
+	proxy_admin_client_free(cl);
 	free(cl->in);
 	free(cl->startup);
 	free(cl);

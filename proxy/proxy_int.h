@@ -160,6 +160,7 @@ struct proxy_client
 	bool		fwd_wait;		/* a batch waits for fwd to log in */
 	bool		forwarded_in;	/* this session came from another node */
 	uint64_t	last_write_index;	/* log index of its last committed write */
+	struct proxy_admin_session *adm;	/* owned; admin state (proxy_admin.c) */
 };
 
 enum backend_state
@@ -202,6 +203,8 @@ struct proxy_backend
 	uint8_t		flt_part_disp;
 	uint32_t	flt_drop;		/* ParseComplete/CloseComplete not for the client */
 	uint8_t    *flt_err;		/* owned; captured ErrorResponse */
+	uint8_t		adm_drop;		/* CloseComplete/ParseComplete of a re-parse
+								 * of ours still to drop (proxy_admin.c) */
 	uint32_t	flt_err_len;
 	struct proxy_scram_client *scram;	/* owned during SASL login */
 	struct sockaddr_storage *fwd_addr;	/* owned; set on a connection to the
@@ -269,6 +272,7 @@ struct proxy
 	struct proxy_hooks hooks;
 	uint64_t	gid_epoch;		/* start time in ms: gids unique across restarts */
 	uint64_t	gid_seq;
+	struct proxy_admin *admin;	/* owned; NULL without admin hooks */
 };
 
 /* proxy_io.c */
@@ -374,6 +378,31 @@ void		proxy_forward_drop(struct proxy_client *cl);
 void		proxy_forward_maybe_home(struct proxy_client *cl);
 /* proxy_write.c: handle held input again. */
 int			proxy_write_pump(struct proxy_client *cl);
+
+/* proxy_write.c: run the held input again (after an admin wait). */
+void		proxy_write_resume(struct proxy_client *cl);
+/* An op (BEGIN/PREPARE/commit wait) of the write path is running. */
+bool		proxy_write_busy(const struct proxy_client *cl);
+
+/* proxy_admin.c: admin SQL (proxy_admin.h).  proxy_admin_batch looks at one
+ * batch before it is routed: PROXY_ADMIN_GO with *out a replacement batch
+ * (owned by the caller) or NULL, PROXY_ADMIN_WAIT (held; the session is
+ * resumed later), PROXY_ADMIN_DONE (answered and consumed), -1 (ended).
+ * Without can_wait (a run ended by Flush) it only rewrites: no read
+ * consistency, wait_applied answers at once, errors go to the server; it
+ * returns PROXY_ADMIN_GO or -1. */
+#define PROXY_ADMIN_DONE	0
+#define PROXY_ADMIN_WAIT	1
+#define PROXY_ADMIN_GO		2
+#define PROXY_ADMIN_WAIT_IDLE 3	/* held until the backend answered all */
+int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
+							  bool can_wait, uint8_t **out, size_t *out_len);
+void		proxy_admin_client_free(struct proxy_client *cl);
+/* The session's batch is held by a read consistency or wait_applied wait. */
+bool		proxy_admin_waiting(const struct proxy_client *cl);
+void		proxy_admin_free(struct proxy *px);
+/* The session's write committed at index (read consistency "session"). */
+void		proxy_session_note_write(struct proxy_client *cl, uint64_t index);
 
 /* proxy.c */
 void		proxy_client_set_state(struct proxy_client *cl, enum client_state st);

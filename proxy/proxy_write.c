@@ -1119,6 +1119,8 @@ note_commit_index(struct proxy_client *cl, const uint8_t *p, size_t n)
 	idx = strtoull(v, &end, 10);
 	if (*end == '\0' && idx > cl->last_write_index)
 		cl->last_write_index = idx;
+	if (*end == '\0')
+		proxy_session_note_write(cl, idx);	/* read_consistency = session */
 	return true;
 }
 
@@ -1138,6 +1140,7 @@ on_committed(void *arg, int result, uint64_t index)
 				cl->last_write_index = index;
 			if (cl->forwarded_in && send_commit_index(cl, index) < 0)
 				return;
+			proxy_session_note_write(cl, index);
 			if (to_client(cl, op->ok_msgs, op->ok_len) < 0)
 				return;
 			op_finish(cl, PQ_TXN_IDLE);
@@ -1994,8 +1997,49 @@ refuse_unreplicable_query(struct proxy_client *cl, const char *text)
 	return refuse_in_server(cl, why) < 0 ? -1 : 1;
 }
 
+static int	wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last);
+
+/* Admin SQL first (proxy_admin.c): it may answer, hold or rewrite the batch. */
 static int
 wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
+{
+	uint8_t    *np;
+	size_t		nn;
+	int			rc = proxy_admin_batch(cl, p, n, true, &np, &nn);
+
+	if (rc == PROXY_ADMIN_WAIT_IDLE)
+	{
+		cl->wp->wait_idle = true;
+		return 1;
+	}
+	if (rc != PROXY_ADMIN_GO)
+		return rc;
+	if (np == NULL)
+		return wp_route(cl, p, n, last);
+	rc = wp_route(cl, np, nn, last);
+	free(np);
+	return rc;
+}
+
+bool
+proxy_write_busy(const struct proxy_client *cl)
+{
+	return cl->wp != NULL && cl->wp->op != NULL;
+}
+
+void
+proxy_write_resume(struct proxy_client *cl)
+{
+	if (cl->state != CL_ACTIVE || cl->wp == NULL)
+		return;
+	/* reading may have stopped while the held input was over WP_HOLD_MAX */
+	if (cl->be != NULL && cl->be->conn.out_len <= PROXY_OUT_HIGH)
+		proxy_conn_read_start(cl->px, &cl->conn);
+	(void) wp_pump(cl);
+}
+
+static int
+wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
 	size_t		moff = last_msg_off(p, n);
 	int			rc;
@@ -2184,13 +2228,20 @@ wp_pump(struct proxy_client *cl)
 		if (last == PqMsg_Flush)
 		{
 			struct wp_ext x;
+			uint8_t    *np = NULL;
+			size_t		nn = 0;
 
-			analyze_ext(cl, wp->ib, pos, &x);
-			if (forward_plain(cl, wp->ib, pos) < 0)
+			/* views rewritten, node commands answered; no waits here */
+			if (proxy_admin_batch(cl, wp->ib, pos, false, &np, &nn) < 0)
 			{
 				rc = -1;
 				goto out;
 			}
+			analyze_ext(cl, np ? np : wp->ib, np ? nn : pos, &x);
+			rc = forward_plain(cl, np ? np : wp->ib, np ? nn : pos);
+			free(np);
+			if (rc < 0)
+				goto out;
 			wp_consume(wp, pos);
 			continue;
 		}
@@ -2206,7 +2257,7 @@ wp_pump(struct proxy_client *cl)
 	}
 out:
 	if (rc == 0 && cl->state == CL_ACTIVE && wp->len > WP_HOLD_MAX &&
-		(wp->op != NULL || wp->wait_idle))
+		(wp->op != NULL || wp->wait_idle || proxy_admin_waiting(cl)))
 		proxy_conn_read_stop(cl->px, &cl->conn);
 	wp->pumping = false;
 	return rc;
@@ -2280,10 +2331,18 @@ proxy_write_backend_free(struct proxy_backend *be)
 /* ---- the backend's output ---- */
 
 static int
-flt_disp(const struct proxy_backend *be, uint8_t type)
+flt_disp(struct proxy_backend *be, uint8_t type)
 {
 	if (be->flt_drop > 0 && (type == PqMsg_ParseComplete || type == PqMsg_CloseComplete))
 		return D_DROP;			/* answers to side_prepare's messages */
+	/* the answers to a re-parse the admin code put before a Bind */
+	if (be->adm_drop > 0 && (type == PqMsg_CloseComplete || type == PqMsg_ParseComplete))
+	{
+		be->adm_drop--;
+		return D_DROP;
+	}
+	if (type == PqMsg_ErrorResponse || type == PqMsg_ReadyForQuery)
+		be->adm_drop = 0;		/* the rest of the batch is skipped */
 	switch (be->flt_mode)
 	{
 		case WP_HOLD:

@@ -25,4 +25,5 @@ sql_libpgq_sql_a_SOURCES += \
 	sql/sql_admin.h sql/sql_admin.c \
 	sql/sql_admin_int.h \
 	sql/sql_admin_build.c \
-	sql/sql_admin_views.c
+	sql/sql_admin_views.c \
+	sql/sql_admin_cmd.c sql/sql_admin_cmd.h

@@ -85,7 +85,7 @@ static const sql_admin_column stats_columns[] = {
 static const sql_admin_column settings_columns[] = {
 	{"name", T_TEXT, "configuration key"},
 	{"setting", T_TEXT, "effective value (secrets shown as ********)"},
-	{"default", T_TEXT, "built-in default"},
+	{"default_value", T_TEXT, "built-in default (NULL: required key)"},
 	{"reload", T_BOOL, "a reload applies a change (false: restart)"},
 	{"description", T_TEXT, "one line"},
 };

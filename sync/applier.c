@@ -68,6 +68,8 @@ struct applier
 	size_t		queued_bytes;
 	bool		stopping;
 	_Atomic uint64_t applied;
+	_Atomic uint64_t batches;	/* batches committed (for the views) */
+	_Atomic uint64_t batch_entries;	/* entries in those batches */
 	_Atomic bool failed;
 	_Atomic bool server_lost;	/* a connection to the server broke */
 	char		failure[512];
@@ -254,6 +256,7 @@ static int
 end_batch(struct applier *a)
 {
 	PGconn	   *conn = a->txn_conn;
+	uint64_t	before = atomic_load(&a->applied);
 
 	if (conn == NULL)
 		return 0;
@@ -263,6 +266,8 @@ end_batch(struct applier *a)
 		return -1;
 	a->unrecorded = 0;
 	atomic_store(&a->applied, a->txn_last);
+	atomic_fetch_add(&a->batches, 1);
+	atomic_fetch_add(&a->batch_entries, a->txn_last > before ? a->txn_last - before : 0);
 	return 0;
 }
 
@@ -1171,6 +1176,13 @@ applier_submit(struct applier *a, uint64_t index, uint64_t term, const void *pay
 	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	return true;
+}
+
+void
+applier_stats(struct applier *a, uint64_t *batches, uint64_t *entries)
+{
+	*batches = atomic_load(&a->batches);
+	*entries = atomic_load(&a->batch_entries);
 }
 
 uint64_t

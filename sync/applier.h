@@ -7,6 +7,7 @@
  *	applier_start	- connect, read the applied index, start the worker
  *	applier_submit	- queue one committed entry (payload copied)
  *	applier_applied	- highest index applied durably (for views)
+ *	applier_stats	- batches committed and the entries in them (for views)
  *	applier_stop	- finish what is queued, stop, free
  *
  * A worker thread with blocking libpq connections (one per database) does
@@ -110,6 +111,7 @@ uint64_t	applier_applied(struct applier *a);
 /* The outcome of the STATEMENT at index, if it is among the last ones. */
 bool		applier_statement_outcome(struct applier *a, uint64_t index,
 									  struct applier_outcome *out);
+void		applier_stats(struct applier *a, uint64_t *batches, uint64_t *entries);
 /* NULL while healthy; else why the applier stopped (static until stop). */
 const char *applier_failure(struct applier *a);
 void		applier_stop(struct applier *a);

@@ -44,6 +44,7 @@
 #define MAX_HELD_READS 1024
 #define RING_HEADROOM 65536		/* core ring entries beyond the retention */
 #define COPY_MARKER "pgquorum: the log starts after a copy of the data"
+#define BYTES_RING 65536		/* indexes whose cumulative log bytes are kept */
 
 struct pending
 {
@@ -97,9 +98,16 @@ struct sync_node
 	struct sync_entry decoded[SYNC_MAX_BATCH_ENTRIES];
 	struct pgq_buf sendbuf;
 	int64_t		last_contact_ms[SYNC_MAX_NODES + 1];
+	uint64_t	peer_applied[SYNC_MAX_NODES + 1];	/* from its last ack */
+	bool		peer_applied_known[SYNC_MAX_NODES + 1];
 	uint64_t	contact_ids[SYNC_MAX_NODES + 1];
 	uint64_t	notifications_sent;
 	uint64_t	heartbeats_sent;
+	/* cumulative payload bytes through index i at bytes_at[i % BYTES_RING],
+	 * for lag in bytes (sync_node_log_bytes); owned */
+	uint64_t   *bytes_at;
+	uint64_t	bytes_total;
+	uint64_t	first_noted;	/* first index noted since start (0: none) */
 	bool		in_update;
 	/* compaction */
 	uint64_t	retention;		/* log_retention_entries */
@@ -478,6 +486,21 @@ note_role(struct sync_node *node, const struct sync_update *u)
 	}
 }
 
+/* Remember the log's cumulative payload bytes through index. */
+static void
+note_bytes(struct sync_node *node, uint64_t index, uint32_t len)
+{
+	if (node->bytes_at == NULL &&
+		(node->bytes_at = calloc(BYTES_RING, sizeof(uint64_t))) == NULL)
+		return;
+	if (index > 1)
+		node->bytes_total = node->bytes_at[(index - 1) % BYTES_RING];
+	if (node->first_noted == 0 || index < node->first_noted)
+		node->first_noted = index;
+	node->bytes_total += (uint64_t) len + SYNC_ENTRY_HEADER_SIZE;
+	node->bytes_at[index % BYTES_RING] = node->bytes_total;
+}
+
 static void
 append_entries(struct sync_node *node, const struct sync_update *u)
 {
@@ -499,6 +522,7 @@ append_entries(struct sync_node *node, const struct sync_update *u)
 
 		if (rc != WAL_OK)
 			node_fatal("could not append to the log", rc);
+		note_bytes(node, e->index, e->len);
 	}
 }
 
@@ -837,6 +861,11 @@ on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 		{
 			node->contact_ids[i] = from;
 			node->last_contact_ms[i] = (int64_t) now_ms();
+			if (msg.type == SYNC_MSG_APPEND_RESP && ext.has_applied)
+			{
+				node->peer_applied[i] = ext.applied;
+				node->peer_applied_known[i] = true;
+			}
 			break;
 		}
 	}
@@ -1105,6 +1134,7 @@ sync_node_stop(struct sync_node *node)
 	wal_close(node->wal);
 	pgq_buf_free(&node->sendbuf);
 	free(node->pending);
+	free(node->bytes_at);
 	free(node);
 }
 
@@ -1152,6 +1182,81 @@ sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen
 	}
 	handle_update(node, &u);
 	return 0;
+}
+
+/* Membership change through the core; the entry's index in *index. */
+static int
+change_member(struct sync_node *node, uint64_t id, int which, uint64_t *index,
+			  char *err, size_t errlen)
+{
+	struct sync_update u;
+	struct sync_status st;
+	int			rc;
+
+	sync_core_status(node->core, &st);
+	if (which > 0)
+	{
+		bool		learner = false;
+
+		for (uint32_t i = 0; i < st.config.n; i++)
+			learner |= st.config.nodes[i].id == id &&
+				st.config.nodes[i].role == SYNC_LEARNER;
+		rc = learner ? sync_core_promote(node->core, id, index, &u) :
+			sync_core_add_learner(node->core, id, index, &u);
+	}
+	else
+		rc = sync_core_remove_node(node->core, id, index, &u);
+	if (rc != SYNC_OK)
+	{
+		snprintf(err, errlen, "%s", sync_err_name(rc));
+		return -1;
+	}
+	handle_update(node, &u);
+	return 0;
+}
+
+int
+sync_node_add(struct sync_node *node, uint64_t id, uint64_t *index,
+			  char *err, size_t errlen)
+{
+	if (pgq_config_node(node->cfg, (uint32_t) id) == NULL || id > UINT32_MAX)
+	{
+		snprintf(err, errlen, "node %" PRIu64 " is not in the [nodes] section of "
+				 "the configuration, so no node knows its address", id);
+		return -1;
+	}
+	return change_member(node, id, 1, index, err, errlen);
+}
+
+int
+sync_node_remove(struct sync_node *node, uint64_t id, uint64_t *index,
+				 char *err, size_t errlen)
+{
+	return change_member(node, id, -1, index, err, errlen);
+}
+
+bool
+sync_node_log_bytes(struct sync_node *node, uint64_t from, uint64_t to, uint64_t *bytes)
+{
+	struct sync_status st;
+
+	*bytes = 0;
+	if (from >= to)
+		return true;
+	sync_core_status(node->core, &st);
+	/* known only for indexes appended since start, still in the ring */
+	if (node->bytes_at == NULL || to > st.last_index ||
+		st.last_index - from >= BYTES_RING || node->first_noted == 0 ||
+		from + 1 < node->first_noted)
+		return false;
+	*bytes = node->bytes_at[to % BYTES_RING] - node->bytes_at[from % BYTES_RING];
+	return true;
+}
+
+void
+sync_node_wal_stats(struct sync_node *node, struct wal_stats *st)
+{
+	wal_stats(node->wal, st);
 }
 
 long
@@ -1228,7 +1333,16 @@ sync_node_status(struct sync_node *node, struct sync_node_info *info)
 		p->last_contact_ms = p->id == st.id ? 0 : -1;
 		for (int k = 0; k <= SYNC_MAX_NODES; k++)
 			if (node->contact_ids[k] == p->id && p->id != st.id)
+			{
 				p->last_contact_ms = (int64_t) now - node->last_contact_ms[k];
+				p->applied_known = node->peer_applied_known[k];
+				p->applied_index = node->peer_applied[k];
+			}
+		if (p->id == st.id)
+		{
+			p->applied_known = true;
+			p->applied_index = node->applied;
+		}
 		if (sync_core_peer(node->core, p->id, &ps))
 		{
 			p->match_index = ps.match;

@@ -15,6 +15,10 @@
  *	sync_node_read		- copy one entry of the log (for checks and tools)
  *	sync_node_transfer	- ask the primary to hand leadership to a node
  *	sync_node_set_rebuild - who to call when this node must be rebuilt
+ *	sync_node_add		- add a configured node as a learner, or promote one
+ *	sync_node_remove	- remove a member (a config entry)
+ *	sync_node_wal_stats	- the log's counters (for the views)
+ *	sync_node_log_bytes	- bytes of log between two indexes (lag in bytes)
  *	sync_node_stop		- stop, failing pending proposals, close the log
  *
  * Compaction: on every tick the node drops the log below
@@ -83,6 +87,8 @@ struct sync_node_peer_info
 	int64_t		last_contact_ms;	/* ms since a message from it; -1: never */
 	uint64_t	match_index;	/* primary only: highest index it has */
 	uint64_t	commit_sent;	/* primary only */
+	bool		applied_known;	/* itself, or a peer that acked to us */
+	uint64_t	applied_index;	/* from its last ack (its applied index) */
 };
 
 struct sync_node_info
@@ -150,6 +156,22 @@ long		sync_node_read(struct sync_node *node, uint64_t index, uint64_t *term,
 						   uint32_t *type, void *buf, size_t cap);
 /* 0 when the transfer started; else a message in err. */
 int			sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen);
+/*
+ * Membership, primary only, one change at a time (the core's rules).  add:
+ * a node of the [nodes] section that is not a member becomes a learner; a
+ * learner becomes a voter.  0 with the config entry's index in *index, or
+ * -1 with a message in err.
+ */
+int			sync_node_add(struct sync_node *node, uint64_t id, uint64_t *index,
+						  char *err, size_t errlen);
+int			sync_node_remove(struct sync_node *node, uint64_t id, uint64_t *index,
+							 char *err, size_t errlen);
+/* Bytes of log (entry payloads plus their headers) in (from, to]: true
+ * when known (entries appended here since start, in the last 65,536). */
+bool		sync_node_log_bytes(struct sync_node *node, uint64_t from, uint64_t to,
+								uint64_t *bytes);
+struct wal_stats;
+void		sync_node_wal_stats(struct sync_node *node, struct wal_stats *st);
 void		sync_node_stop(struct sync_node *node);
 
 #endif							/* SYNC_NODE_H */

@@ -149,6 +149,10 @@ enum sync_msg_type
 #define SYNC_FLAG_HEARTBEAT 0x02	/* APPEND: periodic, no entries */
 #define SYNC_FLAG_COMMIT_ONLY 0x04	/* APPEND: idle commit notification */
 #define SYNC_FLAG_TRANSFER 0x08 /* VOTE: campaign from TIMEOUT_NOW */
+#define SYNC_FLAG_APPLIED 0x10	/* APPEND_RESP: applied is set.  The core
+								 * neither sets nor reads it: the node adds
+								 * its applied index to its acks, for the
+								 * primary's admin views */
 
 /* One log entry.  payload: borrowed, see OWNERSHIP. */
 struct sync_entry
@@ -189,6 +193,8 @@ struct sync_msg
 	uint32_t	n_entries;
 	uint32_t	reserved;
 	const struct sync_entry *entries;	/* borrowed, see OWNERSHIP */
+	uint64_t	applied;		/* SYNC_FLAG_APPLIED: the sender's applied
+								 * index (not the core's) */
 };
 
 enum sync_node_role

@@ -45,7 +45,7 @@ sessions_desc="id bigint,role text,database text,client_addr text,state text,sta
 is "$(desc sessions)" "$sessions_desc" "pgquorum.sessions: columns and types"
 is "$(desc stats)" "commits bigint,aborts bigint,forwarded_writes bigint,idle_commit_notifications bigint,heartbeats bigint,apply_batches bigint,avg_apply_batch double precision,commit_p50_ms double precision,commit_p99_ms double precision" \
 	"pgquorum.stats: columns and types"
-is "$(desc settings)" "name text,setting text,default text,reload boolean,description text" \
+is "$(desc settings)" "name text,setting text,default_value text,reload boolean,description text" \
 	"pgquorum.settings: columns and types"
 
 # Zero rows keep the types.
@@ -75,8 +75,8 @@ is "$(q 'SELECT pgquorum.nodes.name FROM pgquorum.nodes WHERE pgquorum.nodes.id 
 	"pgquorum.nodes.col references"
 is "$(q 'SELECT x.a, x.b, x.role FROM pgquorum.nodes AS x(a, b) WHERE x.a = 1')" "1|n1|primary" \
 	"alias with column aliases"
-is "$(q 'SELECT "default" IS NULL, reload FROM "pgquorum"."settings" WHERE name = '\''node_id'\''')" "t|f" \
-	"quoted identifiers, a column named default"
+is "$(q 'SELECT default_value IS NULL, reload FROM "pgquorum"."settings" WHERE name = '\''node_id'\''')" "t|f" \
+	"quoted identifiers, the column default_value"
 like "$(q 'EXPLAIN SELECT * FROM pgquorum.nodes WHERE id = 1')" "Values Scan" "EXPLAIN"
 is "$(q 'SELECT 1; SELECT count(*) FROM pgquorum.stats; SELECT 2')" $'1\n1\n2' "several statements in one string"
 

@@ -31,3 +31,12 @@ tests_sql_test_sql_ddl_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_sql_test_sql_ddl_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
 	$(PG_QUERY_LIBS) $(CMOCKA_LIBS) -lpthread
 TESTS += tests/sql/test_sql_ddl
+
+# The statements a node answers itself (sql/sql_admin_cmd.h).
+check_PROGRAMS += tests/sql/test_sql_admin_cmd
+tests_sql_test_sql_admin_cmd_CPPFLAGS = $(AM_CPPFLAGS) $(PG_QUERY_CFLAGS)
+tests_sql_test_sql_admin_cmd_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_sql_test_sql_admin_cmd_LDADD = sql/libpgq_sql.a common/libpgq_common.a \
+	$(PG_QUERY_LIBS) $(CMOCKA_LIBS) -lpthread
+TESTS += tests/sql/test_sql_admin_cmd
+EXTRA_DIST += tests/fuzz/fuzz_sql_admin_cmd.c tests/fuzz/fuzz_sql_admin_cmd.sources

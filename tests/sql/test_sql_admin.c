@@ -175,7 +175,7 @@ test_exact(void **state)
 	assert_string_equal(out,
 						"SELECT * FROM (SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, "
 						"NULL::pg_catalog.text, NULL::boolean, NULL::pg_catalog.text "
-						"WHERE false) s(name, setting, \"default\", reload, description)");
+						"WHERE false) s(name, setting, default_value, reload, description)");
 	free(out);
 }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Proves that read consistency waits for the applied index: on a secondary
+# whose applier is held back (a lock taken on its own PostgreSQL blocks the
+# apply of a committed INSERT), a read with pgquorum.read_consistency =
+# strong waits (pgquorum.sessions shows it "waiting for apply") and returns
+# the new row once the apply goes on, while the same read with local
+# answers at once without it; a read that cannot be satisfied in
+# read_consistency_timeout_ms fails with 40001; wait_applied waits likewise.
+source "$(dirname "$0")/../lib/tap.sh"
+source "$(dirname "$0")/../lib/cluster.sh"
+
+three_nodes_with_primary
+read -r -a nodes <<< "$PGQ_NODES"
+s=$(( p % 3 + 1 ))			# a secondary
+# release: end the server session holding the lock on rc (node s's server)
+release() {
+	server_psql "$s" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE relation = 'rc'::regclass AND mode = 'AccessExclusiveLock' AND granted" >/dev/null
+	kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
+}
+px() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${nodes[$1-1]##*:}" -U postgres -d postgres "${@:2}" 2>&1; }
+
+is "$(px "$p" -c "CREATE TABLE rc (id int PRIMARY KEY)")" "CREATE TABLE" "a table through the primary"
+idx=$(field "$(node_status "$p")" commit)
+wait_applied "$s" "$idx" 30
+ok $? "node $s applied the table"
+
+# Hold node s's applier: a lock on its own server that the INSERT's apply waits for.
+lockdir=$(scratch_dir)
+server_psql "$s" -c "BEGIN" -c "LOCK TABLE rc IN ACCESS EXCLUSIVE MODE" \
+	-c "SELECT pg_sleep(1000)" > "$lockdir/lock.out" 2>&1 &
+lockpid=$!
+at_exit "kill $lockpid 2>/dev/null"
+for ((t = 0; t < 100; t++)); do
+	[[ $(server_psql "$s" -c "SELECT count(*) FROM pg_locks WHERE relation = 'rc'::regclass AND mode = 'AccessExclusiveLock' AND granted") == 1 ]] && break
+	sleep 0.1
+done
+is "$(px "$p" -c "INSERT INTO rc VALUES (1)")" "INSERT 0 1" "a write committed through the primary"
+
+is "$(px "$s" -c "SELECT count(*) FROM pg_class WHERE relname = 'rc'")" "1" \
+	"local: a read on the held secondary answers at once"
+ok "$([[ $(field "$(node_status "$s")" applied) -lt $(field "$(node_status "$p")" commit) ]]; echo $?)" \
+	"the secondary has not applied the write yet"
+
+# strong: the read waits for the apply.
+px "$s" -c "SET pgquorum.read_consistency = strong" -c "SELECT count(*) FROM rc" > "$lockdir/strong.out" 2>&1 &
+readpid=$!
+state=""
+for ((t = 0; t < 100; t++)); do
+	state=$(px "$s" -c "SELECT count(*) FROM pgquorum.sessions WHERE state = 'waiting for apply'")
+	[[ $state == 1 ]] && break
+	sleep 0.1
+done
+is "$state" "1" "strong: the read waits, seen in pgquorum.sessions as 'waiting for apply'"
+kill -0 "$readpid" 2>/dev/null
+ok $? "strong: the read has not returned while the apply is held"
+release
+wait "$readpid"
+is "$(cat "$lockdir/strong.out")" $'SET\n1' "strong: once applied, the read returns the new row"
+
+# wait_applied waits for an index too; one past the log times out.
+is "$(px "$s" -c "SELECT pgquorum.wait_applied($(field "$(node_status "$p")" commit), 10000)")" "t" \
+	"wait_applied reaches the primary's commit index"
+out=$(px "$s" -c "SELECT pgquorum.wait_applied(1000000000, 300)")
+is "$out" "f" "wait_applied past the log returns false after its timeout"
+
+# A wait past read_consistency_timeout_ms: hold the applier again, read strong.
+server_psql "$s" -c "BEGIN" -c "LOCK TABLE rc IN ACCESS EXCLUSIVE MODE" \
+	-c "SELECT pg_sleep(1000)" > "$lockdir/lock2.out" 2>&1 &
+lockpid=$!
+at_exit "kill $lockpid 2>/dev/null"
+for ((t = 0; t < 100; t++)); do
+	[[ $(server_psql "$s" -c "SELECT count(*) FROM pg_locks WHERE relation = 'rc'::regclass AND mode = 'AccessExclusiveLock' AND granted") == 1 ]] && break
+	sleep 0.1
+done
+is "$(px "$p" -c "INSERT INTO rc VALUES (2)")" "INSERT 0 1" "a second write through the primary"
+sed -i 's/^read_consistency_timeout_ms.*//' "$PGQ_DIR/node$s.conf"
+sed -i "s/^\[nodes\]/read_consistency_timeout_ms = 500\n[nodes]/" "$PGQ_DIR/node$s.conf"
+kill -HUP "$(cat "$PGQ_DIR/node$s.pid")"
+for ((t = 0; t < 100; t++)); do
+	[[ $(px "$s" -c "SELECT setting FROM pgquorum.settings WHERE name = 'read_consistency_timeout_ms'") == 500 ]] && break
+	sleep 0.1
+done
+is "$(px "$s" -c "SELECT setting FROM pgquorum.settings WHERE name = 'read_consistency_timeout_ms'")" "500" \
+	"pgquorum.settings shows the reloaded read_consistency_timeout_ms"
+out=$(psql -X -At -h 127.0.0.1 -p "${nodes[s-1]##*:}" -U postgres -d postgres \
+	-c "SET pgquorum.read_consistency = strong" -c "SELECT count(*) FROM rc" 2>&1)
+like "$out" "read_consistency strong: this node has applied the log through index" \
+	"strong: past read_consistency_timeout_ms the read fails"
+release
+
+done_testing
