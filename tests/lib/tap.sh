@@ -59,14 +59,20 @@ PGQ_BUILD=${PGQ_BUILD:-$PGQ_TOP/build}
 PGQ=$PGQ_BUILD/pgquorum
 source "$PGQ_TOP/scripts/lib/pg.sh"
 
-# A scratch directory that is removed at exit.
+# A scratch directory that is removed at exit.  Callers use d=$(scratch_dir),
+# a subshell, where at_exit would not reach this shell's list: so every
+# scratch directory lives under one root made (and registered) here.
+_TAP_SCRATCH=
 scratch_dir() {
 	local d
-	d=$(mktemp -d "${TMPDIR:-/tmp}/pgq-test.XXXXXX")
+	[[ -n $_TAP_SCRATCH ]] || { echo "scratch_dir: no scratch root" >&2; return 1; }
+	d=$(mktemp -d "$_TAP_SCRATCH/d.XXXXXX")
 	chmod 755 "$d"
-	at_exit "rm -rf '$d'"
 	echo "$d"
 }
+_TAP_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pgq-test.XXXXXX")
+chmod 755 "$_TAP_SCRATCH"
+at_exit "rm -rf '$_TAP_SCRATCH'"
 
 # cluster_up N DIR [args]: a cluster that is torn down at exit.
 cluster_up() {
