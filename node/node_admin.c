@@ -435,7 +435,7 @@ rows_stats(struct node_admin *adm, sql_admin_rows *out)
 	memset(r.v, 0, sizeof(r.v));
 	put_u64(&r, 0, cs.committed_txns);
 	put_u64(&r, 1, adm->commits_failed);
-	put_u64(&r, 2, 0);			/* forwarding to the primary: not built yet */
+	put_u64(&r, 2, proxy_forwarded_writes(adm->t.proxy));
 	put_u64(&r, 3, info.commit_notifications_sent);
 	put_u64(&r, 4, info.heartbeats_sent);
 	put_u64(&r, 5, batches);

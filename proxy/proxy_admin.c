@@ -1011,6 +1011,12 @@ session_addr(const struct proxy_client *cl, char *buf, size_t cap)
 	snprintf(buf, cap, cl->addr.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+uint64_t
+proxy_forwarded_writes(const struct proxy *px)
+{
+	return px->forwarded_writes;
+}
+
 void
 proxy_sessions(struct proxy *px,
 			   void (*cb) (void *arg, const struct proxy_session_info *s),
@@ -1034,7 +1040,7 @@ proxy_sessions(struct proxy *px,
 			session_addr(cl, si.client_addr, sizeof(si.client_addr));
 			si.state = session_state(cl);
 			si.statement_cls = cl->adm ? cl->adm->stmt_cls : -1;
-			si.runs_on = "local";
+			si.runs_on = cl->fwd != NULL && cl->be == cl->fwd ? "primary" : "local";
 			si.since = cl->last_active;
 			si.read_consistency = rc_names[cl->adm ? cl->adm->level : RC_LOCAL];
 			si.last_write_index = cl->adm ? cl->adm->last_write : 0;

@@ -74,6 +74,8 @@ struct proxy_session_info
 
 void		proxy_set_admin_hooks(struct proxy *px, const struct proxy_admin_hooks *hooks);
 void		proxy_admin_applied(struct proxy *px, uint64_t applied);
+/* Write transactions this node forwarded to the primary since start. */
+uint64_t	proxy_forwarded_writes(const struct proxy *px);
 void		proxy_sessions(struct proxy *px,
 						   void (*cb) (void *arg, const struct proxy_session_info *s),
 						   void *arg);

@@ -272,6 +272,7 @@ struct proxy
 	struct proxy_hooks hooks;
 	uint64_t	gid_epoch;		/* start time in ms: gids unique across restarts */
 	uint64_t	gid_seq;
+	uint64_t	forwarded_writes;	/* batches moved to the primary node */
 	struct proxy_admin *admin;	/* owned; NULL without admin hooks */
 };
 

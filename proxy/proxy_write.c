@@ -1642,6 +1642,7 @@ forward_write(struct proxy_client *cl, const uint8_t *p, size_t n)
 	}
 	if (op_add(op, S_FORWARD, p, n, false) == NULL)
 		goto oom_op;
+	cl->px->forwarded_writes++;
 	op_start(cl, op);
 	return 0;
 oom_op:

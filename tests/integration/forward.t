@@ -112,6 +112,10 @@ done
 for i in 1 2 3; do
 	is "$(server_psql "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 "no prepared transaction is left on node $i"
 done
+is "$(sx -c "SELECT forwarded_writes > 0 FROM pgquorum.stats")" "t" "pgquorum.stats counts the forwarded writes"
+out=$(sx -c "BEGIN" -c "INSERT INTO t VALUES (300, 'in flight')" \
+	-c "SELECT runs_on FROM pgquorum.sessions WHERE id = (SELECT max(id) FROM pgquorum.sessions WHERE runs_on = 'primary')" -c "COMMIT")
+like "$out" "INSERT 0 1.primary.COMMIT" "pgquorum.sessions shows a moved transaction running on the primary"
 # A read-only pgbench through the secondary still runs on its own server.
 out=$(timeout 60 pgbench -n -S -c 2 -t 100 -M prepared -h 127.0.0.1 -p "$sport" -U postgres postgres 2>&1)
 like "$out" "actually processed: 200/200" "read-only pgbench through the secondary"
