@@ -112,6 +112,13 @@ done
 for i in 1 2 3; do
 	is "$(server_psql "$i" -c "SELECT count(*) FROM pg_prepared_xacts")" 0 "no prepared transaction is left on node $i"
 done
+# read_consistency = session: a read through the secondary waits for the
+# session's own forwarded write (its commit index comes back from the primary).
+out=$(sx -c "SET pgquorum.read_consistency = session" -c "CREATE TABLE rc (id int PRIMARY KEY)" \
+	-c "INSERT INTO rc SELECT generate_series(1, 1000)" -c "SELECT count(*) FROM rc" \
+	-c "UPDATE rc SET id = id + 1000" -c "SELECT min(id) FROM rc")
+is "$out" $'SET\nCREATE TABLE\nINSERT 0 1000\n1000\nUPDATE 1000\n1001' \
+	"read_consistency = session reads the session's own writes through a secondary"
 is "$(sx -c "SELECT forwarded_writes > 0 FROM pgquorum.stats")" "t" "pgquorum.stats counts the forwarded writes"
 out=$(sx -c "BEGIN" -c "INSERT INTO t VALUES (300, 'in flight')" \
 	-c "SELECT runs_on FROM pgquorum.sessions WHERE id = (SELECT max(id) FROM pgquorum.sessions WHERE runs_on = 'primary')" -c "COMMIT")
