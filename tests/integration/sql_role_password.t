@@ -39,7 +39,11 @@ is "$out" "ALTER ROLE" "ALTER ROLE ... PASSWORD through a secondary (forwarded)"
 settle_all 60
 servers_agree "SELECT rolpassword FROM pg_authid WHERE rolname = 'alice'" \
 	"the new verifier is identical on the three servers"
+# A node that cached alice's old verifier (auth_cache_ttl_ms) fails the first
+# login with the new password and drops the entry (docs/proxy.md): at most
+# one retry.
 out=$(on "$s1" alice "second-secret" -c "SELECT current_user")
+[[ $out == alice ]] || out=$(on "$s1" alice "second-secret" -c "SELECT current_user")
 is "$out" "alice" "the new password works through node $s1"
 out=$(on "$p" alice "plain Pa55 it's" -c "SELECT 1")
 like "$out" "password authentication failed" "the old one no longer does"
