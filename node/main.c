@@ -657,7 +657,7 @@ node_start(struct node *node)
 		.node_id = (uint32_t) node->cfg->node_id,
 	});
 	node->admin = node_admin_start(node->loop, &(struct node_admin_targets) {
-		&node->cfg, node->sync, node->applier, node->commit, node->proxy,
+		&node->cfg, &node->sync, &node->applier, &node->commit, node->proxy,
 	});
 	if (node->admin == NULL)
 	{

@@ -135,6 +135,13 @@ put_time(row_text *r, int i, double t)
 	r->v[i] = r->buf[i];
 }
 
+/* Replication runs (not stopped for a rebuild of the local server). */
+static bool
+replicating(const struct node_admin *adm)
+{
+	return *adm->t.sync != NULL && *adm->t.commit != NULL && *adm->t.applier != NULL;
+}
+
 /* ---- sampling ---- */
 
 static void
@@ -143,7 +150,9 @@ sample_wal(struct node_admin *adm)
 	struct wal_stats ws;
 	struct wal_sample *s = &adm->samples[adm->next_sample];
 
-	sync_node_wal_stats(adm->t.sync, &ws);
+	if (!replicating(adm))
+		return;
+	sync_node_wal_stats(*adm->t.sync, &ws);
 	s->t = ev_now(adm->loop);
 	s->entries = ws.entries_appended;
 	s->fsyncs = ws.fsyncs;
@@ -191,7 +200,9 @@ sample_lag(struct node_admin *adm)
 {
 	struct sync_node_info info;
 
-	sync_node_status(adm->t.sync, &info);
+	if (!replicating(adm))
+		return;
+	sync_node_status(*adm->t.sync, &info);
 	for (int i = 0; i < info.n_peers; i++)
 	{
 		uint64_t	idx;
@@ -281,7 +292,7 @@ node_row(struct node_admin *adm, const struct sync_node_info *info,
 		uint64_t	bytes;
 
 		put_u64(&r, 13, lag);
-		if (sync_node_log_bytes(adm->t.sync, progress, info->commit_index, &bytes))
+		if (sync_node_log_bytes(*adm->t.sync, progress, info->commit_index, &bytes))
 			put_u64(&r, 14, bytes);
 		put_i64(&r, 15, lag == 0 || slot < 0 ? 0 :
 				(int64_t) ((ev_now(adm->loop) - adm->caught_up_at[slot]) * 1000));
@@ -294,9 +305,11 @@ rows_nodes(struct node_admin *adm, sql_admin_rows *out)
 {
 	struct sync_node_info info;
 
+	if (!replicating(adm))
+		return 0;
 	ev_now_update(adm->loop);
 	sample_lag(adm);
-	sync_node_status(adm->t.sync, &info);
+	sync_node_status(*adm->t.sync, &info);
 	for (int i = 0; i < info.n_peers; i++)
 		if (node_row(adm, &info, &info.peers[i], out) < 0)
 			return -1;
@@ -329,9 +342,11 @@ rows_log(struct node_admin *adm, sql_admin_rows *out)
 				dt;
 	row_text	r;
 
+	if (!replicating(adm))
+		return 0;
 	ev_now_update(adm->loop);
 	now = ev_now(adm->loop);
-	sync_node_wal_stats(adm->t.sync, &ws);
+	sync_node_wal_stats(*adm->t.sync, &ws);
 	memset(r.v, 0, sizeof(r.v));
 	put_u64(&r, 0, ws.first_index);
 	put_u64(&r, 1, ws.last_index);
@@ -429,9 +444,11 @@ rows_stats(struct node_admin *adm, sql_admin_rows *out)
 				p99;
 	row_text	r;
 
-	sync_node_status(adm->t.sync, &info);
-	commit_stats(adm->t.commit, &cs);
-	applier_stats(adm->t.applier, &batches, &entries);
+	if (!replicating(adm))
+		return 0;
+	sync_node_status(*adm->t.sync, &info);
+	commit_stats(*adm->t.commit, &cs);
+	applier_stats(*adm->t.applier, &batches, &entries);
 	memset(r.v, 0, sizeof(r.v));
 	put_u64(&r, 0, cs.committed_txns);
 	put_u64(&r, 1, adm->commits_failed);
@@ -537,16 +554,22 @@ hook_call(void *arg, const struct sql_admin_cmd *cmd, char *result, size_t cap,
 		snprintf(err, errlen, "pgquorum.%s(): node id must be positive", fn);
 		return -1;
 	}
+	if (!replicating(adm))
+	{
+		*sqlstate = "55000";
+		snprintf(err, errlen, "pgquorum.%s(): this node is rebuilding its server; retry", fn);
+		return -1;
+	}
 	switch (cmd->fn)
 	{
 		case SQL_ADMIN_FN_TRANSFER_LEADERSHIP:
-			rc = sync_node_transfer(adm->t.sync, (uint64_t) cmd->iargs[0], why, sizeof(why));
+			rc = sync_node_transfer(*adm->t.sync, (uint64_t) cmd->iargs[0], why, sizeof(why));
 			break;
 		case SQL_ADMIN_FN_ADD_NODE:
-			rc = sync_node_add(adm->t.sync, (uint64_t) cmd->iargs[0], &index, why, sizeof(why));
+			rc = sync_node_add(*adm->t.sync, (uint64_t) cmd->iargs[0], &index, why, sizeof(why));
 			break;
 		case SQL_ADMIN_FN_REMOVE_NODE:
-			rc = sync_node_remove(adm->t.sync, (uint64_t) cmd->iargs[0], &index, why, sizeof(why));
+			rc = sync_node_remove(*adm->t.sync, (uint64_t) cmd->iargs[0], &index, why, sizeof(why));
 			break;
 		default:
 			PGQ_ASSERT(false);
@@ -595,7 +618,12 @@ hook_state(void *arg, struct proxy_admin_state *st)
 	struct node_admin *adm = arg;
 	struct sync_node_info info;
 
-	sync_node_status(adm->t.sync, &info);
+	if (!replicating(adm))
+	{
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	sync_node_status(*adm->t.sync, &info);
 	st->applied = info.applied_index;
 	st->commit = info.commit_index;
 	st->primary = strcmp(info.role, "primary") == 0;

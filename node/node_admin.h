@@ -30,9 +30,11 @@ struct node_admin_targets
 {
 	struct pgq_config *const *cfg;	/* the node's current configuration
 									 * (replaced on reload) */
-	struct sync_node *sync;
-	struct applier *applier;
-	struct commit *commit;
+	/* the node's current replication objects: NULL while it stops and
+	 * restarts them (a rebuild of its server) */
+	struct sync_node *const *sync;
+	struct applier *const *applier;
+	struct commit *const *commit;
 	struct proxy *proxy;
 };
 
