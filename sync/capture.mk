@@ -8,6 +8,7 @@ sync_libpgq_capture_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBPQ_CFLAGS) $(LIBEV_CFLAGS)
 sync_libpgq_capture_a_SOURCES = \
 	sync/txn_codec.c sync/txn_codec.h \
 	sync/txn_apply_sql.c sync/txn_apply_sql.h \
+	sync/apply_cache.c sync/apply_cache.h \
 	sync/capture_pgoutput.c sync/capture_pgoutput.h \
 	sync/capture_assemble.c sync/capture_assemble.h \
 	sync/capture_stream.c sync/capture_stream.h \

@@ -92,6 +92,7 @@ begin(struct sqlb *b, struct txn_sql *s)
 	pgq_buf_consume(&s->data, s->data.len);
 	s->n_params = 0;
 	s->expect_rows = -1;
+	s->reusable = false;
 }
 
 /* Terminate the text and point the values into the (final) data buffer. */
@@ -242,6 +243,7 @@ txn_sql_change(struct txn_sql *s, const struct txn_entry *e, const struct txn_ch
 		PGQ_ASSERT(c->relidx < e->n_relations);
 		rel = &e->relations[c->relidx];
 	}
+	s->reusable = rel != NULL;
 	switch (c->kind)
 	{
 		case TXN_CH_INSERT:

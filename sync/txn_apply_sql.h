@@ -33,7 +33,8 @@
  * every server), else 0 so that the server infers it from the column:
  * user-defined types have different oids on different servers.
  * expect_rows is 1 for UPDATE and DELETE (an applier that sees another
- * count has diverged and must stop), -1 otherwise.
+ * count has diverged and must stop), -1 otherwise.  reusable is true for
+ * INSERT, UPDATE and DELETE (sync/apply_cache.h).
  *
  * Values must be in the text form that the capture's session settings
  * produce (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3),
@@ -65,6 +66,9 @@ struct txn_sql
 	uint32_t   *types;			/* Oid */
 	size_t	   *offsets;		/* into data; SIZE_MAX for NULL */
 	int			expect_rows;
+	bool		reusable;		/* a row statement: its text is the same for
+								 * every change of its shape (relation,
+								 * columns, key), so it may be prepared once */
 };
 
 /* Returns false on out of memory. */

@@ -251,6 +251,7 @@ test_sql_changes(void **state)
 	};
 	const int	nparams[] = {0, 3, 3, 4, 1, 0};
 	const int	expect[] = {-1, -1, 1, 1, 1, -1};
+	const bool	reusable[] = {false, true, true, true, true, false};	/* row statements */
 
 	assert_true(txn_sql_init(&s));
 	txn_change_iter_init(it, e);
@@ -261,6 +262,7 @@ test_sql_changes(void **state)
 		assert_string_equal(txn_sql_text(&s), want[i]);
 		assert_int_equal(s.n_params, nparams[i]);
 		assert_int_equal(s.expect_rows, expect[i]);
+		assert_int_equal(s.reusable, reusable[i]);
 		if (i == 1)
 		{
 			assert_string_equal(s.values[0], "1");
