@@ -25,11 +25,13 @@
 #include "common/pgq_assert.h"
 #include "common/pgq_log.h"
 #include "sync/applier.h"
+#include "sync/apply_cache.h"
 #include "sync/txn_apply_sql.h"
 #include "sync/txn_codec.h"
 
 #define ORIGIN_NAME "pgquorum"
 #define MAX_DATABASES 64
+#define APPLIER_STMT_CACHE 256	/* prepared row statements per connection */
 #define APPLIER_PREPARED_POLL_MS 1
 #define APPLIER_PREPARED_WAIT_MS 10000
 #define APPLIER_FINISH_TRIES 1000	/* "is busy": x APPLIER_FINISH_RETRY_MS */
@@ -37,6 +39,7 @@
 #define APPLIER_IDLE_RESOLVE_S 5	/* idle this long: resolve again */
 #define APPLIER_STATEMENT_TRIES 100
 #define APPLIER_STATEMENT_RETRY_MS 100
+#define SET_POSITION_SQL "SELECT pg_replication_origin_xact_setup($1::pg_lsn, now())"
 
 struct item
 {
@@ -51,6 +54,7 @@ struct dbconn
 {
 	char		name[TXN_NAME_MAX + 1];
 	PGconn	   *conn;
+	struct apply_cache *cache;	/* owned; NULL: statements run unprepared */
 };
 
 struct applier
@@ -207,6 +211,7 @@ lookup_conn(struct applier *a, const char *db)
 	if (conn == NULL)
 		return NULL;
 	snprintf(a->dbs[a->n_dbs].name, sizeof(a->dbs[0].name), "%s", db);
+	a->dbs[a->n_dbs].cache = apply_cache_new(APPLIER_STMT_CACHE);
 	a->dbs[a->n_dbs++].conn = conn;
 	return conn;
 }
@@ -248,7 +253,7 @@ set_position(struct applier *a, PGconn *conn, uint64_t index)
 	char		lsn[32];
 
 	index_to_lsn(index, lsn, sizeof(lsn));
-	return exec_param(a, conn, "SELECT pg_replication_origin_xact_setup($1::pg_lsn, now())", lsn);
+	return exec_param(a, conn, SET_POSITION_SQL, lsn);
 }
 
 /* Commit the open batch with its last index as the origin's position. */
@@ -320,13 +325,68 @@ batch_conn(struct applier *a, const struct txn_entry *e)
 	return conn;
 }
 
+static struct apply_cache *
+cache_of(struct applier *a, PGconn *conn)
+{
+	for (int i = 0; i < a->n_dbs; i++)
+		if (a->dbs[i].conn == conn)
+			return a->dbs[i].cache;
+	return NULL;
+}
+
+/*
+ * Execute the statement a->sql holds on conn: a row statement as the
+ * connection's prepared statement of its shape (prepared on first use:
+ * apply_cache.h), anything else as it is.  Returns the result, owned.
+ */
+static PGresult *
+exec_sql(struct applier *a, PGconn *conn)
+{
+	const struct txn_sql *s = &a->sql;
+	struct apply_cache *cache = s->reusable ? cache_of(a, conn) : NULL;
+	bool		fresh = false;
+	uint32_t	id = cache ? apply_cache_get(cache, txn_sql_text(s), s->n_params, s->types, &fresh) : 0;
+	char		name[32];
+
+	if (id == 0)
+		return PQexecParams(conn, txn_sql_text(s), s->n_params, s->types,
+							s->values, s->lengths, s->formats, 0);
+	snprintf(name, sizeof(name), APPLY_CACHE_NAME_PREFIX "%u", id);
+	if (fresh)
+	{
+		PGresult   *res = PQprepare(conn, name, txn_sql_text(s), s->n_params, s->types);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			apply_cache_forget(cache, id);
+			return res;
+		}
+		PQclear(res);
+	}
+	return PQexecPrepared(conn, name, s->n_params, s->values, s->lengths, s->formats, 0);
+}
+
+/*
+ * DDL may change what a prepared shape means (a column's type, a type the
+ * server inferred): after it, conn's statements are prepared anew.
+ */
+static int
+forget_statements(struct applier *a, PGconn *conn)
+{
+	struct apply_cache *cache = cache_of(a, conn);
+
+	if (cache == NULL || apply_cache_count(cache) == 0)
+		return 0;
+	apply_cache_clear(cache);
+	return exec(a, conn, "DEALLOCATE ALL", PGRES_COMMAND_OK);
+}
+
 /* Run the statement a->sql holds on conn; check the row count. */
 static int
 run_sql(struct applier *a, PGconn *conn)
 {
 	const struct txn_sql *s = &a->sql;
-	PGresult   *res = PQexecParams(conn, txn_sql_text(s), s->n_params, s->types,
-								   s->values, s->lengths, s->formats, 0);
+	PGresult   *res = exec_sql(a, conn);
 	ExecStatusType st = PQresultStatus(res);
 	int			rc = 0;
 
@@ -409,6 +469,79 @@ prepared_here(struct applier *a, PGconn *conn, const struct txn_entry *e)
 	return found;
 }
 
+#define PIPELINE_MAX_RESULTS 8	/* results read for one query of a pipeline */
+
+/*
+ * The result of the next query of a pipeline, its end and the Sync after
+ * it consumed.  Returned owned (NULL when the connection broke).
+ */
+static PGresult *
+pipeline_take(PGconn *conn)
+{
+	PGresult   *res = PQgetResult(conn);
+
+	for (int i = 0; i < PIPELINE_MAX_RESULTS && PQstatus(conn) == CONNECTION_OK; i++)
+	{
+		PGresult   *r = PQgetResult(conn);
+		bool		sync = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+		PQclear(r);
+		if (sync)
+			break;
+	}
+	return res;
+}
+
+/*
+ * sql (COMMIT or ROLLBACK PREPARED) as the commit that records index as
+ * the origin's position, both in one pipeline: one round trip.  A Sync
+ * separates them (COMMIT PREPARED cannot run in a pipeline's implicit
+ * transaction), so a position that failed (which only a bug causes) does
+ * not stop sql: then, if sql committed, the position is recorded at once
+ * by itself and the applier stops.  Returns sql's result (owned), or NULL
+ * after fail().
+ */
+static PGresult *
+exec_at(struct applier *a, PGconn *conn, const char *sql, uint64_t index)
+{
+	char		lsn[32];
+	const char *param = lsn;
+	PGresult   *pos;
+	PGresult   *res;
+	bool		pos_ok;
+
+	index_to_lsn(index, lsn, sizeof(lsn));
+	if (PQenterPipelineMode(conn) != 1 ||
+		PQsendQueryParams(conn, SET_POSITION_SQL, 1, NULL, &param, NULL, NULL, 0) != 1 ||
+		PQpipelineSync(conn) != 1 ||
+		PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+		PQpipelineSync(conn) != 1)
+	{
+		fail(a, "could not send \"%s\": %s", sql, PQerrorMessage(conn));
+		return NULL;
+	}
+	pos = pipeline_take(conn);
+	res = pipeline_take(conn);
+	pos_ok = PQresultStatus(pos) == PGRES_TUPLES_OK;
+	if (!pos_ok)
+		fail(a, "\"%s\" failed: %s", SET_POSITION_SQL, PQresultErrorMessage(pos));
+	PQclear(pos);
+	if (PQexitPipelineMode(conn) != 1)
+	{
+		fail(a, "could not leave pipeline mode after \"%s\": %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+		return NULL;
+	}
+	if (!pos_ok && PQresultStatus(res) == PGRES_COMMAND_OK)
+		(void) record_position(a, index);
+	if (!pos_ok)
+	{
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
 /*
  * Run COMMIT or ROLLBACK PREPARED (sql).  While another session still
  * holds the transaction ("is busy", SQLSTATE 55000: its PREPARE is
@@ -422,14 +555,10 @@ exec_finish(struct applier *a, PGconn *conn, const char *sql, uint64_t index)
 {
 	for (int tries = 0;; tries++)
 	{
-		PGresult   *res;
-		const char *state;
+		PGresult   *res = index != 0 ? exec_at(a, conn, sql, index) : PQexec(conn, sql);
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-		if (index != 0 && set_position(a, conn, index) < 0)
-			return NULL;
-		res = PQexec(conn, sql);
-		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK || state == NULL ||
+		if (res == NULL || PQresultStatus(res) == PGRES_COMMAND_OK || state == NULL ||
 			strcmp(state, "55000") != 0 || tries == APPLIER_FINISH_TRIES)
 			return res;
 		PQclear(res);
@@ -549,13 +678,19 @@ resolve_term(struct applier *a, uint64_t t)
 	return rc;
 }
 
-/* COMMIT PREPARED of e's gid, recording index. */
+/*
+ * COMMIT PREPARED of e's gid, recording index: 1 done, 0 no such prepared
+ * transaction here (only with missing_ok: SQLSTATE 42704, and the
+ * position set for it is cleared again), -1 failed.
+ */
 static int
-commit_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e, uint64_t index)
+commit_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e, uint64_t index,
+				bool missing_ok)
 {
 	char		sql[64 + 2 * TXN_NAME_MAX];
 	char	   *lit = PQescapeLiteral(conn, e->gid.p, e->gid.len);
 	PGresult   *res;
+	const char *state;
 	int			rc;
 
 	if (lit == NULL)
@@ -566,16 +701,41 @@ commit_prepared(struct applier *a, PGconn *conn, const struct txn_entry *e, uint
 	snprintf(sql, sizeof(sql), "COMMIT PREPARED %s", lit);
 	PQfreemem(lit);
 	res = exec_finish(a, conn, sql, index);
-	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-	if (rc < 0 && res != NULL)
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : -1;
+	if (rc < 0 && missing_ok && state != NULL && strcmp(state, "42704") == 0)
+		rc = exec(a, conn, "SELECT pg_replication_origin_xact_reset()", PGRES_TUPLES_OK) < 0 ? -1 : 0;
+	else if (rc < 0 && res != NULL)
 		fail(a, "\"%s\" failed: %s", sql, PQresultErrorMessage(res));
 	PQclear(res);
-	if (rc == 0)
+	if (rc == 1)
 	{
 		a->unrecorded = 0;
 		atomic_store(&a->applied, index);
+		ev_async_send(a->loop, &a->async);	/* its session waits: answer now */
 	}
 	return rc;
+}
+
+/*
+ * The final chunk of a transaction this node prepared: COMMIT PREPARED at
+ * once, which is the usual case and costs no lookup.  Only if the server
+ * does not know the gid (yet: a PREPARE is decodable a moment before it
+ * is listed; or no more: a rebuilt server) is pg_prepared_xacts consulted,
+ * as for every other entry.  1 committed, 0 not prepared here, -1 failed.
+ */
+static int
+commit_ours(struct applier *a, PGconn *conn, const struct txn_entry *e, uint64_t index)
+{
+	int			rc;
+
+	if (end_batch(a) < 0 || take_origin(a, conn) < 0)
+		return -1;
+	rc = commit_prepared(a, conn, e, index, true);
+	if (rc != 0)
+		return rc;
+	rc = prepared_here(a, conn, e);
+	return rc > 0 ? commit_prepared(a, conn, e, index, false) : rc;
 }
 
 static int
@@ -594,7 +754,7 @@ apply_changes(struct applier *a, PGconn *conn, const struct txn_entry *e)
 			fail(a, "cannot apply a change: %s", err);
 			return -1;
 		}
-		if (run_sql(a, conn) < 0)
+		if (run_sql(a, conn) < 0 || (c.kind == TXN_CH_DDL && forget_statements(a, conn) < 0))
 			return -1;
 	}
 	if (rc < 0)
@@ -608,15 +768,41 @@ same_gid(const struct txn_entry *e, const char *gid)
 	return e->gid.len == strlen(gid) && memcmp(e->gid.p, gid, e->gid.len) == 0;
 }
 
+/*
+ * The first (or only) chunk of a transaction: if this node prepared it and
+ * it is pending here, its rows are there already: a final chunk commits
+ * it, another is skipped.  1 handled, 0 apply its rows, -1 failed.
+ */
 static int
-apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
+chunk_prepared_here(struct applier *a, const struct item *it, const struct txn_entry *e,
+					bool final)
 {
-	bool		final = (e->flags & TXN_FLAG_FINAL) != 0;
 	char		db[TXN_NAME_MAX + 1];
 	PGconn	   *conn;
 	int			here;
 
+	if (!is_ours(a, e))
+		return 0;
 	entry_db(e, db, sizeof(db));
+	if ((conn = lookup_conn(a, db)) == NULL)
+		return -1;
+	if (final)
+		return commit_ours(a, conn, e, it->index);
+	if ((here = prepared_here(a, conn, e)) <= 0)
+		return here;
+	if (a->txn_conn != NULL)
+		a->txn_last = it->index;
+	else
+		a->unrecorded = it->index;
+	return 1;
+}
+
+static int
+apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
+{
+	bool		final = (e->flags & TXN_FLAG_FINAL) != 0;
+	PGconn	   *conn;
+
 	if (a->txn_partial && (!same_gid(e, a->partial_gid) || e->chunk_seq != a->partial_seq + 1))
 	{
 		/* The primary logs an ABORT before it moves on (sync/commit.c),
@@ -628,20 +814,10 @@ apply_chunk(struct applier *a, const struct item *it, const struct txn_entry *e)
 	}
 	if (!a->txn_partial)
 	{
-		if ((conn = lookup_conn(a, db)) == NULL || (here = prepared_here(a, conn, e)) < 0)
-			return -1;
-		if (here && !final)
-		{
-			/* Its rows are in the prepared transaction already. */
-			if (a->txn_conn != NULL)
-				a->txn_last = it->index;
-			else
-				a->unrecorded = it->index;
-			return 0;
-		}
-		if (here)
-			return end_batch(a) < 0 || take_origin(a, conn) < 0 ? -1 :
-				commit_prepared(a, conn, e, it->index);
+		int			here = chunk_prepared_here(a, it, e, final);
+
+		if (here != 0)
+			return here < 0 ? -1 : 0;
 		/* A transaction of several chunks gets a batch of its own. */
 		if (!final && end_batch(a) < 0)
 			return -1;
@@ -784,6 +960,7 @@ close_other_conns(struct applier *a, PGconn *keep)
 		if (a->origin_owner == a->dbs[i].conn)
 			a->origin_owner = NULL;
 		PQfinish(a->dbs[i].conn);
+		apply_cache_free(a->dbs[i].cache);
 	}
 	a->n_dbs = n;
 }
@@ -878,7 +1055,8 @@ apply_statement(struct applier *a, uint64_t index, const struct txn_entry *e)
 		if (rc == 1)
 			usleep(APPLIER_STATEMENT_RETRY_MS * 1000);
 	}
-	if (rc < 0 || (e->role.len > 0 && set_role(a, conn, NULL) < 0))
+	if (rc < 0 || (e->role.len > 0 && set_role(a, conn, NULL) < 0) ||
+		forget_statements(a, conn) < 0)
 		return -1;
 	return record_position(a, index);
 }
@@ -1101,6 +1279,7 @@ read_position(struct applier *a, uint64_t *applied, char *err, size_t errlen)
 	*applied = lsn_to_index(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0));
 	snprintf(a->dbs[0].name, sizeof(a->dbs[0].name), "%s", PQgetvalue(res, 0, 1));
 	a->dbs[0].conn = conn;
+	a->dbs[0].cache = apply_cache_new(APPLIER_STMT_CACHE);
 	a->n_dbs = 1;
 	PQclear(res);
 	return 0;
@@ -1229,7 +1408,10 @@ applier_stop(struct applier *a)
 	if (a->txn_conn != NULL)
 		PQclear(PQexec(a->txn_conn, "ROLLBACK"));
 	for (int i = 0; i < a->n_dbs; i++)
+	{
 		PQfinish(a->dbs[i].conn);
+		apply_cache_free(a->dbs[i].cache);
+	}
 	txn_sql_free(&a->sql);
 	free(a->iter);
 	free(a->conninfo);
