@@ -953,18 +953,26 @@ cannot_prepare_reason(uint32_t flags)
  * those values.  Only forward: entries can commit in another order than
  * their reads, and a setval backwards by a client is not carried (gaps,
  * never duplicates).  No sequence, no message (string_agg is NULL and the
- * function strict).
+ * function strict).  The positions come from pg_sequence itself, with the
+ * filters of the pg_sequences view (the session's privilege, no other
+ * session's temporary sequence, checked in a CASE before the value is
+ * read) and names as format('%I.%I') makes them (pg_identify_object's
+ * identity): the view's joins cost 0.14 ms of planning on every commit.
  */
 #define WP_SEQ_SQL \
 	"SELECT pg_catalog.pg_logical_emit_message(true, 'pgquorum.ddl', " \
 	"'SELECT pg_catalog.setval(pg_catalog.format(''%I.%I'', q.schemaname, q.sequencename)::regclass, " \
 	"v.v, true) FROM (VALUES ' || pg_catalog.string_agg(pg_catalog.format('(%L, %s::bigint)', " \
-	"pg_catalog.format('%I.%I', schemaname, sequencename), last_value), ', ') || " \
+	"(pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, s.seqrelid, 0)).identity, " \
+	"l.v), ', ') FILTER (WHERE l.v IS NOT NULL) || " \
 	"') AS v(n, v) JOIN pg_catalog.pg_sequences q ON " \
 	"pg_catalog.format(''%I.%I'', q.schemaname, q.sequencename) = v.n " \
 	"WHERE q.last_value IS NULL OR (q.increment_by > 0 AND q.last_value < v.v) " \
 	"OR (q.increment_by < 0 AND q.last_value > v.v)') " \
-	"FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL"
+	"FROM pg_catalog.pg_sequence s, LATERAL (SELECT CASE WHEN " \
+	"pg_catalog.has_sequence_privilege(s.seqrelid, 'SELECT,USAGE') AND NOT " \
+	"pg_catalog.pg_is_other_temp_schema((SELECT c.relnamespace FROM pg_catalog.pg_class c " \
+	"WHERE c.oid = s.seqrelid)) THEN pg_catalog.pg_sequence_last_value(s.seqrelid) END AS v) l"
 
 static void
 op_commit(struct proxy_client *cl)
