@@ -92,7 +92,7 @@ static const struct pgq_config_key config_keys[] = {
 	KEY(basebackup_conninfo, PGQ_CFG_STRING, "", 0, 4095, false, false,
 		"How other nodes reach this node's PostgreSQL server to copy it with pg_basebackup (a replication connection: pg_hba.conf needs a replication line); empty: postgres_conninfo."),
 	KEY(read_consistency_timeout_ms, PGQ_CFG_INT, "10000", 1, 3600000, true, false,
-		"Longest wait of a read for this node's applied index (pgquorum.read_consistency session or strong); then the read fails with 40001."),
+		"Longest wait of a read for this node's applied index (pgquorum.read_consistency session); then the read fails with 40001."),
 };
 
 #undef KEY

@@ -7,7 +7,10 @@
  *	1. Read consistency: a batch that starts a transaction (the backend is
  *	   idle) waits until this node has applied what the session's level
  *	   asks for; the batch stays held (not consumed) meanwhile, and the
- *	   session's further input queues behind it.
+ *	   session's further input queues behind it.  At level strong the
+ *	   primary confirms its leadership first, and a secondary has the
+ *	   batch run on the primary node (PROXY_ADMIN_PRIMARY), unless the
+ *	   node answers it itself (a node command, a view).
  *	2. Each Query text and Parse text is looked at: a node command (an
  *	   admin function, SET/RESET/SHOW pgquorum.x) is carried out and its
  *	   text replaced by one the local server answers (the result as a
@@ -294,6 +297,7 @@ struct adm_text
 {
 	const char *text;			/* borrowed from the batch */
 	bool		named;			/* a Parse of a named statement */
+	bool		node;			/* a node command (function, pgquorum.x) */
 	char	   *out;			/* owned replacement, or NULL */
 	bool		view;			/* out is the text with views rewritten */
 	const char *err_state;		/* out raises this error (static) ... */
@@ -423,9 +427,30 @@ do_setting(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t
 		return;
 	}
 	/* The text goes on: the server keeps it as a placeholder setting and
-	 * answers with its own CommandComplete. */
-	if (run)
-		a->level = (enum rc_level) level;
+	 * answers with its own CommandComplete; inside a forwarded transaction
+	 * the primary node records it too. */
+	if (!run)
+		return;
+	a->level = (enum rc_level) level;
+	if (cl->fwd != NULL && cl->be == cl->fwd)
+		cl->fwd->rc_level = (uint8_t) level;
+}
+
+const char *
+proxy_admin_forward_setting(struct proxy_client *cl)
+{
+	static const char *const sets[RC_COUNT] = {
+		"SET pgquorum.read_consistency = local",
+		"SET pgquorum.read_consistency = session",
+		"SET pgquorum.read_consistency = strong",
+	};
+	enum rc_level level = cl->adm != NULL ? cl->adm->level : RC_LOCAL;
+
+	PGQ_ASSERT(cl->fwd != NULL && cl->fwd->rc_level < RC_COUNT);
+	if (cl->fwd->rc_level == level)
+		return NULL;
+	cl->fwd->rc_level = (uint8_t) level;
+	return sets[level];
 }
 
 /* Look at one text; run: carry out commands (second pass). */
@@ -443,6 +468,7 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 	t->wait = false;
 	t->view = false;
 	t->err_state = NULL;
+	t->node = true;
 	switch (h->command(h->arg, t->text, &cmd))
 	{
 		case SQL_ADMIN_CMD_CALL:
@@ -457,6 +483,7 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 			set_error(t, cmd.sqlstate, cmd.error);
 			break;
 		default:
+			t->node = false;
 			if (!run)
 				break;
 			rc = h->rewrite(h->arg, t->text, &t->out, &sqlstate, err, sizeof(err));
@@ -697,8 +724,24 @@ batch_runs(const uint8_t *p, size_t n)
 	return false;
 }
 
+/* strong on the primary: 0 go on when it heard from a majority within the
+ * election timeout; else refused with 40001: 2, or -1 if the session ended. */
+static int
+adm_strong_here(struct proxy_client *cl, const struct proxy_admin_state *st)
+{
+	PGQ_ASSERT(st->primary);
+	if (st->leader_confirmed)
+		return 0;
+	return adm_refuse(cl, SQLSTATE_RETRY, "read_consistency strong: this node "
+					  "could not confirm that it is still the primary (it has "
+					  "not heard from a majority within the election timeout)")
+		< 0 ? -1 : 2;
+}
+
 /* Read consistency: 0 go on, 1 wait, -1 session ended, 2 refused, 3 wait
- * for the backend to answer what is in flight. */
+ * for the backend to answer what is in flight, 4 go on on the primary
+ * node (strong on a secondary: never a local read, which could miss a
+ * write the primary acknowledged). */
 static int
 adm_consistency(struct proxy_client *cl, const uint8_t *p, size_t n, bool resumed,
 				bool timed_out)
@@ -716,16 +759,10 @@ adm_consistency(struct proxy_client *cl, const uint8_t *p, size_t n, bool resume
 	if (cl->be->txn != PQ_TXN_IDLE)
 		return 0;
 	h->state(h->arg, &st);
-	if (a->level == RC_STRONG && st.primary)
-	{
-		if (st.leader_confirmed)
-			return 0;
-		return adm_refuse(cl, SQLSTATE_RETRY, "read_consistency strong: this node "
-						  "could not confirm that it is still the primary (it has "
-						  "not heard from a majority within the election timeout)")
-			< 0 ? -1 : 2;
-	}
-	target = a->level == RC_SESSION ? a->last_write : st.commit;
+	if (a->level == RC_STRONG)
+		return st.primary ? adm_strong_here(cl, &st) : 4;
+	PGQ_ASSERT(a->level == RC_SESSION);
+	target = a->last_write;
 	if (st.applied >= target || (resumed && !timed_out))
 		return 0;
 	if (resumed)
@@ -851,11 +888,12 @@ adm_rewrite_only(struct proxy_client *cl, const uint8_t *p, size_t n,
 /*
  * Whether the batch must wait first: read consistency, then wait_applied
  * (a first pass over the texts with no side effects).  PROXY_ADMIN_GO to
- * go on, else what proxy_admin_batch returns.
+ * go on (*to_primary: on the primary node), else what proxy_admin_batch
+ * returns.
  */
 static int
 adm_hold(struct proxy_client *cl, struct proxy_admin_session *a,
-		 const uint8_t *p, size_t n)
+		 const uint8_t *p, size_t n, bool *to_primary)
 {
 	struct adm_text texts[ADMIN_MAX_TEXTS];
 	size_t		offs[ADMIN_MAX_TEXTS];
@@ -873,7 +911,8 @@ adm_hold(struct proxy_client *cl, struct proxy_admin_session *a,
 		a->timed_out = timed_out;
 		return PROXY_ADMIN_WAIT_IDLE;
 	}
-	if (rc != 0)
+	*to_primary = rc == 4;
+	if (rc != 0 && rc != 4)
 		return rc == 2 ? PROXY_ADMIN_DONE : rc;
 	memset(texts, 0, sizeof(texts));
 	a->resumed = resumed;
@@ -937,6 +976,7 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 	size_t		offs[ADMIN_MAX_TEXTS];
 	int			n_texts = 0,
 				rc;
+	bool		to_primary = false;
 
 	*out = NULL;
 	*out_len = 0;
@@ -957,14 +997,19 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 	 * index only grows, so what did not wait in the first pass does not in
 	 * the second).
 	 */
-	if ((rc = adm_hold(cl, a, p, n)) != PROXY_ADMIN_GO)
+	if ((rc = adm_hold(cl, a, p, n, &to_primary)) != PROXY_ADMIN_GO)
 		return rc;
 	memset(texts, 0, sizeof(texts));
 	cl->px->admin->current = cl;
 	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
 	cl->px->admin->current = NULL;
 	a->resumed = false;
-	return adm_answer(cl, p, n, texts, offs, n_texts, out, out_len);
+	/* what the node answers or rewrites (a command, a view's figures, a
+	 * named statement re-parsed) runs here */
+	for (int i = 0; i < n_texts; i++)
+		to_primary &= !texts[i].node;
+	rc = adm_answer(cl, p, n, texts, offs, n_texts, out, out_len);
+	return rc == PROXY_ADMIN_GO && to_primary && *out == NULL ? PROXY_ADMIN_PRIMARY : rc;
 }
 
 /* ---- pgquorum.sessions ---- */

@@ -210,6 +210,9 @@ struct proxy_backend
 	struct sockaddr_storage *fwd_addr;	/* owned; set on a connection to the
 										 * primary node, NULL for the local server */
 	socklen_t	fwd_addrlen;
+	uint8_t		rc_level;		/* on a forward connection: the read
+								 * consistency the primary node keeps for it
+								 * (proxy_admin.c; 0, local, at login) */
 };
 
 struct proxy_pool
@@ -389,6 +392,9 @@ bool		proxy_write_busy(const struct proxy_client *cl);
  * batch before it is routed: PROXY_ADMIN_GO with *out a replacement batch
  * (owned by the caller) or NULL, PROXY_ADMIN_WAIT (held; the session is
  * resumed later), PROXY_ADMIN_DONE (answered and consumed), -1 (ended).
+ * PROXY_ADMIN_PRIMARY is PROXY_ADMIN_GO for a batch of a strong session
+ * on a secondary that starts a transaction and that the node does not
+ * answer itself: the write path runs it on the primary node.
  * Without can_wait (a run ended by Flush) it only rewrites: no read
  * consistency, wait_applied answers at once, errors go to the server; it
  * returns PROXY_ADMIN_GO or -1. */
@@ -396,6 +402,8 @@ bool		proxy_write_busy(const struct proxy_client *cl);
 #define PROXY_ADMIN_WAIT	1
 #define PROXY_ADMIN_GO		2
 #define PROXY_ADMIN_WAIT_IDLE 3	/* held until the backend answered all */
+#define PROXY_ADMIN_PRIMARY	4	/* go on, on the primary node: read
+								 * consistency strong on a secondary */
 int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 							  bool can_wait, uint8_t **out, size_t *out_len);
 void		proxy_admin_client_free(struct proxy_client *cl);
@@ -404,6 +412,10 @@ bool		proxy_admin_waiting(const struct proxy_client *cl);
 void		proxy_admin_free(struct proxy *px);
 /* The session's write committed at index (read consistency "session"). */
 void		proxy_session_note_write(struct proxy_client *cl, uint64_t index);
+/* The SET (static text) that gives cl->fwd the session's read consistency
+ * before a batch moves there, or NULL when it has it already; the caller
+ * sends it first.  Notes the level as the forward connection's. */
+const char *proxy_admin_forward_setting(struct proxy_client *cl);
 
 /* proxy.c */
 void		proxy_client_set_state(struct proxy_client *cl, enum client_state st);

@@ -1572,6 +1572,78 @@ note_local_query(struct proxy_client *cl, const char *text, const struct wp_text
 }
 
 /*
+ * The connection to the primary node for a batch that moves there: 0 when
+ * ready, 1 to wait for its login (the batch stays held), 2 when the batch
+ * was refused (answered: a write with 25006 or the primary's error, a read
+ * through forward_read_refused), -1 when the session ended.
+ */
+static int	forward_read_refused(struct proxy_client *cl);
+
+static int
+forward_connect(struct proxy_client *cl, bool read)
+{
+	char		status = cl->be->txn;
+	int			rc = proxy_forward_prepare(cl);
+
+	if (rc == 1)
+	{
+		cl->fwd_wait = true;
+		return 1;
+	}
+	if (rc == 0)
+	{
+		cl->wp->fwd_used = true;	/* every statement so far is on the local side */
+		return 0;
+	}
+	if (read)
+		return forward_read_refused(cl);
+	if (cl->fwd_err != NULL)
+	{
+		rc = to_client(cl, cl->fwd_err, cl->fwd_err_len);
+		free(cl->fwd_err);
+		cl->fwd_err = NULL;
+		return rc < 0 || send_z(cl, status) < 0 ? -1 : 2;
+	}
+	return send_error_z(cl, "25006", "this node is a secondary and no primary is known "
+						"right now (an election may be in progress): retry the write",
+						status) < 0 ? -1 : 2;
+}
+
+/*
+ * The op that runs p[0..n) on the primary node: in a transaction block,
+ * the local transaction (which only read) is rolled back and its BEGIN
+ * replayed there; before it, the session's state (SET, PREPARE, ...) and
+ * its read consistency, when the primary connection lacks them.  Returns
+ * 0 (started), -1 when the session ended.
+ */
+static int
+forward_op(struct proxy_client *cl, const uint8_t *p, size_t n, bool in_block)
+{
+	struct proxy_wp *wp = cl->wp;
+	struct wp_op *op = op_new();
+	const char *level = proxy_admin_forward_setting(cl);
+	const char *b = wp->begin != NULL ? wp->begin : "BEGIN";
+
+	if (op == NULL ||
+		(in_block && op_add(op, S_INJECT, "ROLLBACK", 8, true) == NULL) ||
+		op_add(op, S_SWITCH, NULL, 0, false) == NULL ||
+		(wp->sess != NULL && !wp->sess_sent &&
+		 op_add(op, S_INJECT, wp->sess, wp->sess_len, true) == NULL) ||
+		(level != NULL && op_add(op, S_INJECT, level, strlen(level), true) == NULL) ||
+		(in_block && op_add(op, S_INJECT, b, strlen(b), true) == NULL) ||
+		op_add(op, S_FORWARD, p, n, false) == NULL)
+	{
+		op_free(op);
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	if (wp->sess != NULL)
+		wp->sess_sent = true;
+	op_start(cl, op);
+	return 0;
+}
+
+/*
  * A batch that may write, on a secondary: the session's transaction moves
  * to the primary node (docs/proxy.md, "Forwarding").  Returns 0 when the
  * batch was taken, 1 to wait, -1 when the session ended.  A write never
@@ -1582,7 +1654,6 @@ forward_write(struct proxy_client *cl, const uint8_t *p, size_t n)
 {
 	struct proxy_wp *wp = cl->wp;
 	struct proxy_backend *home = cl->be;
-	struct wp_op *op;
 	bool		in_block = home->txn == PQ_TXN_BLOCK;
 	int			rc;
 
@@ -1606,58 +1677,88 @@ forward_write(struct proxy_client *cl, const uint8_t *p, size_t n)
 							"secondary before its first write and it is REPEATABLE READ or "
 							"SERIALIZABLE, or it has a savepoint; run it through the primary "
 							"node, or make its first statement the write", home->txn);
-	rc = proxy_forward_prepare(cl);
-	if (rc == 1)
-	{
-		cl->fwd_wait = true;
-		return 1;
-	}
-	if (rc < 0)
-	{
-		if (cl->fwd_err != NULL)
-		{
-			rc = to_client(cl, cl->fwd_err, cl->fwd_err_len);
-			free(cl->fwd_err);
-			cl->fwd_err = NULL;
-			return rc < 0 ? -1 : send_z(cl, home->txn);
-		}
-		return send_error_z(cl, "25006", "this node is a secondary and no primary is known "
-							"right now (an election may be in progress): retry the write",
-							home->txn);
-	}
-	if (!wp->fwd_used)
-	{
-		wp->fwd_used = true;	/* every statement so far is on the local side */
-	}
-	if ((op = op_new()) == NULL)
-		goto oom;
-	if (in_block && op_add(op, S_INJECT, "ROLLBACK", 8, true) == NULL)
-		goto oom_op;
-	if (op_add(op, S_SWITCH, NULL, 0, false) == NULL)
-		goto oom_op;
-	if (wp->sess != NULL && !wp->sess_sent)
-	{
-		if (op_add(op, S_INJECT, wp->sess, wp->sess_len, true) == NULL)
-			goto oom_op;
-		wp->sess_sent = true;
-	}
-	if (in_block)
-	{
-		const char *b = wp->begin != NULL ? wp->begin : "BEGIN";
-
-		if (op_add(op, S_INJECT, b, strlen(b), true) == NULL)
-			goto oom_op;
-	}
-	if (op_add(op, S_FORWARD, p, n, false) == NULL)
-		goto oom_op;
+	if ((rc = forward_connect(cl, false)) != 0)
+		return rc == 2 ? 0 : rc;
 	cl->px->forwarded_writes++;
-	op_start(cl, op);
-	return 0;
-oom_op:
-	op_free(op);
-oom:
-	proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
-	return -1;
+	return forward_op(cl, p, n, in_block);
+}
+
+/* The SQLSTATE of the whole ErrorResponse err[0..len) into state ("" when
+ * it has none). */
+static void
+error_sqlstate(const uint8_t *err, size_t len, char state[6])
+{
+	struct pq_reader r;
+	uint8_t		field;
+	const char *v;
+
+	state[0] = '\0';
+	if (len < PQ_HEADER_LEN)
+		return;
+	pq_reader_init(&r, err + PQ_HEADER_LEN, len - PQ_HEADER_LEN);
+	while ((field = pq_read_byte(&r)) != 0 && (v = pq_read_string(&r)) != NULL)
+		if (field == 'C')
+		{
+			snprintf(state, 6, "%s", v);
+			return;
+		}
+}
+
+/*
+ * A strong read could not go to the primary node: 40001, never a local
+ * read (it could miss a write the primary acknowledged).  An error the
+ * primary node itself gave the login (other than its 25006 "not the
+ * primary") goes to the client as it is.  Returns 2, or -1.
+ */
+static int
+forward_read_refused(struct proxy_client *cl)
+{
+	char		state[6] = "";
+	int			rc;
+
+	if (cl->fwd_err != NULL)
+		error_sqlstate(cl->fwd_err, cl->fwd_err_len, state);
+	if (state[0] != '\0' && strcmp(state, "25006") != 0)
+		rc = to_client(cl, cl->fwd_err, cl->fwd_err_len) < 0 ? -1 : send_z(cl, PQ_TXN_IDLE);
+	else
+		rc = send_error_z(cl, SQLSTATE_SERIALIZATION,
+						  "read_consistency strong: this node is a secondary and could not "
+						  "reach the primary node to run the read there (none is known right "
+						  "now, or it did not answer); the read was not run on this node, "
+						  "which could miss acknowledged writes: retry", PQ_TXN_IDLE);
+	free(cl->fwd_err);
+	cl->fwd_err = NULL;
+	return rc < 0 ? -1 : 2;
+}
+
+/*
+ * A batch of a strong session on a secondary that starts a transaction
+ * (proxy_admin.c said PROXY_ADMIN_PRIMARY): it runs on the primary node,
+ * whose node confirms its leadership first, and a transaction it begins
+ * stays there up to its end (docs/admin-views.md, "Read consistency").
+ * Returns 0 when taken or refused, 1 to wait, -1 when the session ended.
+ */
+static int
+forward_read(struct proxy_client *cl, const uint8_t *p, size_t n)
+{
+	struct proxy_backend *home = cl->be;
+	int			rc;
+
+	PGQ_ASSERT(home == cl->home && home->pending == 0 && home->txn == PQ_TXN_IDLE);
+	if (cl->forwarded_in || cl->px->hooks.primary_addr == NULL)
+		return send_error_z(cl, SQLSTATE_SERIALIZATION,
+							"read_consistency strong: this node is not the primary (any "
+							"more) and does not forward this session again: retry",
+							PQ_TXN_IDLE);
+	if (home->unsynced)
+		return send_error_z(cl, PQ_SQLSTATE_FEATURE_NOT_SUPPORTED,
+							"read_consistency strong: this batch continues extended-protocol "
+							"messages that already ran on this secondary (sent with Flush, "
+							"without Sync), so it cannot move to the primary node: end the "
+							"batch with Sync, or use read_consistency session", PQ_TXN_IDLE);
+	if ((rc = forward_connect(cl, true)) != 0)
+		return rc == 2 ? 0 : rc;
+	return forward_op(cl, p, n, false);
 }
 
 int
@@ -2006,26 +2107,32 @@ refuse_unreplicable_query(struct proxy_client *cl, const char *text)
 	return refuse_in_server(cl, why) < 0 ? -1 : 1;
 }
 
-static int	wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last);
+static int	wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last,
+					 bool strong);
 
-/* Admin SQL first (proxy_admin.c): it may answer, hold or rewrite the batch. */
+/*
+ * Admin SQL first (proxy_admin.c): it may answer, hold or rewrite the
+ * batch, or say that it runs on the primary node (strong).
+ */
 static int
 wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
 	uint8_t    *np;
 	size_t		nn;
 	int			rc = proxy_admin_batch(cl, p, n, true, &np, &nn);
+	bool		strong = rc == PROXY_ADMIN_PRIMARY;
 
 	if (rc == PROXY_ADMIN_WAIT_IDLE)
 	{
 		cl->wp->wait_idle = true;
 		return 1;
 	}
-	if (rc != PROXY_ADMIN_GO)
+	if (rc != PROXY_ADMIN_GO && !strong)
 		return rc;
+	PGQ_ASSERT(!strong || np == NULL);
 	if (np == NULL)
-		return wp_route(cl, p, n, last);
-	rc = wp_route(cl, np, nn, last);
+		return wp_route(cl, p, n, last, strong);
+	rc = wp_route(cl, np, nn, last, false);
 	free(np);
 	return rc;
 }
@@ -2047,8 +2154,90 @@ proxy_write_resume(struct proxy_client *cl)
 	(void) wp_pump(cl);
 }
 
+/*
+ * Does the query text only set session state that the primary connection
+ * gets replayed (SET, RESET, SHOW, PREPARE, DEALLOCATE, DISCARD, LISTEN,
+ * UNLISTEN)?  Such a batch runs on the local server at every read
+ * consistency: it reads no data.
+ */
+static bool
+session_only(struct proxy_client *cl, const char *text)
+{
+	const sql_result *r = cl->px->hooks.classify(cl->px->hooks.arg, text);
+
+	if (r == NULL || r->status != SQL_STATUS_OK || r->n_stmts == 0)
+		return false;
+	for (uint32_t i = 0; i < r->n_stmts; i++)
+	{
+		const sql_stmt *st = &r->stmts[i];
+
+		if (st->cls != SQL_CLASS_SESSION_STATE)
+			return false;
+		switch (st->session)
+		{
+			case SQL_SESSION_SET:
+			case SQL_SESSION_RESET:
+			case SQL_SESSION_SHOW:
+			case SQL_SESSION_PREPARE:
+			case SQL_SESSION_DEALLOCATE:
+			case SQL_SESSION_DISCARD:
+			case SQL_SESSION_LISTEN:
+			case SQL_SESSION_UNLISTEN:
+				break;
+			default:
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A batch on a secondary: one that may write moves to the primary node,
+ * and so does one of a strong session that starts a transaction (strong)
+ * unless it only sets session state; the rest runs on the local server.
+ */
 static int
-wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
+route_secondary(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last,
+				bool strong)
+{
+	bool		writes = false;
+
+	if (last == PqMsg_Sync)
+	{
+		struct wp_ext x;
+
+		analyze_ext(cl, p, n, &x);
+		/* preparing a write: it runs there, and may need what is only there yet */
+		writes = x.writes || x.parse_writes || x.notxn;
+		if (!writes && strong)
+			return forward_read(cl, p, n);
+		if (!writes && x.begin != NULL)
+			note_local_query(cl, x.begin, &(struct wp_text) {.txn1 = SQL_TXN_BEGIN});
+		else if (!writes)
+			cl->wp->since_begin++;
+	}
+	else if (last == PqMsg_Query && n > 0 && p[0] == PqMsg_Query && p[n - 1] == '\0')
+	{
+		struct wp_text t;
+		const char *text = (const char *) p + PQ_HEADER_LEN;
+
+		classify_text(cl, text, &t);
+		free(t.st);
+		writes = t.writes || t.notxn;
+		if (!writes && strong && !session_only(cl, text))
+			return forward_read(cl, p, n);
+		if (!writes)
+			note_local_query(cl, text, &t);
+	}
+	else if (strong)
+		return forward_read(cl, p, n);	/* extended messages, then a Query */
+	if (writes)
+		return forward_write(cl, p, n);
+	return forward_plain(cl, p, n);
+}
+
+static int
+wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last, bool strong)
 {
 	size_t		moff = last_msg_off(p, n);
 	int			rc;
@@ -2090,36 +2279,7 @@ wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 			return refuse_in_server(cl, why);
 	}
 	if (!primary(cl))
-	{
-		bool		writes = false;
-
-		if (last == PqMsg_Sync)
-		{
-			struct wp_ext x;
-
-			analyze_ext(cl, p, n, &x);
-			/* preparing a write: it runs there, and may need what is only there yet */
-			writes = x.writes || x.parse_writes || x.notxn;
-			if (!writes && x.begin != NULL)
-				note_local_query(cl, x.begin, &(struct wp_text) {.txn1 = SQL_TXN_BEGIN});
-			else if (!writes)
-				cl->wp->since_begin++;
-		}
-		else if (last == PqMsg_Query && n > 0 && p[0] == PqMsg_Query && p[n - 1] == '\0')
-		{
-			struct wp_text t;
-			const char *text = (const char *) p + PQ_HEADER_LEN;
-
-			classify_text(cl, text, &t);
-			free(t.st);
-			writes = t.writes || t.notxn;
-			if (!writes)
-				note_local_query(cl, text, &t);
-		}
-		if (writes)
-			return forward_write(cl, p, n);
-		return forward_plain(cl, p, n);
-	}
+		return route_secondary(cl, p, n, last, strong);
 	if (last == PqMsg_Query)
 	{
 		/* a Query alone (extended messages before it go first) */

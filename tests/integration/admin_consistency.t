@@ -2,9 +2,11 @@
 # Proves that read consistency waits for the applied index: on a secondary
 # whose applier is held back (a lock taken on its own PostgreSQL blocks the
 # apply of a committed INSERT), a read with pgquorum.read_consistency =
-# strong waits (pgquorum.sessions shows it "waiting for apply") and returns
-# the new row once the apply goes on, while the same read with local
-# answers at once without it; a read that cannot be satisfied in
+# session after the session's own write (forwarded to the primary) waits
+# (pgquorum.sessions shows it "waiting for apply") and returns the rows
+# once the apply goes on, while a local read answers at once without them
+# and a strong one at once with them (it runs on the primary,
+# tests/integration/strong_read.t); a read that cannot be satisfied in
 # read_consistency_timeout_ms fails with 40001; wait_applied waits likewise.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/cluster.sh"
@@ -41,8 +43,12 @@ is "$(px "$s" -c "SELECT count(*) FROM pg_class WHERE relname = 'rc'")" "1" \
 ok "$([[ $(field "$(node_status "$s")" applied) -lt $(field "$(node_status "$p")" commit) ]]; echo $?)" \
 	"the secondary has not applied the write yet"
 
-# strong: the read waits for the apply.
-px "$s" -c "SET pgquorum.read_consistency = strong" -c "SELECT count(*) FROM rc" > "$lockdir/strong.out" 2>&1 &
+is "$(px "$s" -c "SET pgquorum.read_consistency = strong" -c "SELECT count(*) FROM rc")" $'SET\n1' \
+	"strong: the held secondary answers at once with the row (the read runs on the primary)"
+
+# session: after the session's own write, the read waits for its apply.
+px "$s" -c "SET pgquorum.read_consistency = session" -c "INSERT INTO rc VALUES (10)" \
+	-c "SELECT count(*) FROM rc" > "$lockdir/session.out" 2>&1 &
 readpid=$!
 state=""
 for ((t = 0; t < 100; t++)); do
@@ -50,12 +56,12 @@ for ((t = 0; t < 100; t++)); do
 	[[ $state == 1 ]] && break
 	sleep 0.1
 done
-is "$state" "1" "strong: the read waits, seen in pgquorum.sessions as 'waiting for apply'"
+is "$state" "1" "session: the read waits, seen in pgquorum.sessions as 'waiting for apply'"
 kill -0 "$readpid" 2>/dev/null
-ok $? "strong: the read has not returned while the apply is held"
+ok $? "session: the read has not returned while the apply is held"
 release
 wait "$readpid"
-is "$(cat "$lockdir/strong.out")" $'SET\n1' "strong: once applied, the read returns the new row"
+is "$(cat "$lockdir/session.out")" $'SET\nINSERT 0 1\n2' "session: once applied, the read returns both rows"
 
 # wait_applied waits for an index too; one past the log times out.
 is "$(px "$s" -c "SELECT pgquorum.wait_applied($(field "$(node_status "$p")" commit), 10000)")" "t" \
@@ -63,7 +69,8 @@ is "$(px "$s" -c "SELECT pgquorum.wait_applied($(field "$(node_status "$p")" com
 out=$(px "$s" -c "SELECT pgquorum.wait_applied(1000000000, 300)")
 is "$out" "f" "wait_applied past the log returns false after its timeout"
 
-# A wait past read_consistency_timeout_ms: hold the applier again, read strong.
+# A wait past read_consistency_timeout_ms: hold the applier again, write
+# and read with session.
 server_psql "$s" -c "BEGIN" -c "LOCK TABLE rc IN ACCESS EXCLUSIVE MODE" \
 	-c "SELECT pg_sleep(1000)" > "$lockdir/lock2.out" 2>&1 &
 lockpid=$!
@@ -83,9 +90,10 @@ done
 is "$(px "$s" -c "SELECT setting FROM pgquorum.settings WHERE name = 'read_consistency_timeout_ms'")" "500" \
 	"pgquorum.settings shows the reloaded read_consistency_timeout_ms"
 out=$(psql -X -At -h 127.0.0.1 -p "${nodes[s-1]##*:}" -U postgres -d postgres \
-	-c "SET pgquorum.read_consistency = strong" -c "SELECT count(*) FROM rc" 2>&1)
-like "$out" "read_consistency strong: this node has applied the log through index" \
-	"strong: past read_consistency_timeout_ms the read fails"
+	-c "SET pgquorum.read_consistency = session" -c "INSERT INTO rc VALUES (11)" \
+	-c "SELECT count(*) FROM rc" 2>&1)
+like "$out" "read_consistency session: this node has applied the log through index" \
+	"session: past read_consistency_timeout_ms the read fails"
 release
 
 done_testing

@@ -1,13 +1,14 @@
 -- Proves the node-answered statements of issue 7 in a 3-node cluster:
 -- SET/SHOW pgquorum.read_consistency per session (bad values refused with
 -- 22023), a row written on the primary read through a secondary after
--- pgquorum.wait_applied and with read consistency strong, and a leadership
+-- pgquorum.wait_applied and with read consistency strong (which runs the
+-- read on the primary's server; local runs it on the secondary's), and a leadership
 -- transfer made with pgquorum.transfer_leadership() showing in
 -- pgquorum.nodes on both nodes, then handed back.  Other sessions are
 -- dblink connections to the nodes' client ports (the node rewrites what
 -- its clients send, not what a function runs on the server).
 BEGIN;
-SELECT plan(15);
+SELECT plan(18);
 CREATE TEMP TABLE me AS SELECT id FROM pgquorum.nodes WHERE role = 'primary';
 
 CREATE FUNCTION pg_temp.connstr(addr text) RETURNS text LANGUAGE sql AS $f$
@@ -51,6 +52,14 @@ SELECT is(pg_temp.one('pgtap_s', 'SELECT v FROM pgtap_rc_t WHERE id = 1'), 'firs
 SELECT dblink_exec('pgtap_w', 'INSERT INTO pgtap_rc_t VALUES (2, ''second'')');
 SELECT is(pg_temp.one('pgtap_s', 'SELECT v FROM pgtap_rc_t WHERE id = 2'), 'second',
 	'read consistency strong on the secondary returns the row just written');
+SELECT is(pg_temp.one('pgtap_s', 'SELECT current_setting(''data_directory'')'),
+	current_setting('data_directory'),
+	'read consistency strong on the secondary runs the read on the primary''s server');
+SELECT lives_ok($$SELECT dblink_exec('pgtap_s', 'SET pgquorum.read_consistency = local')$$,
+	'SET pgquorum.read_consistency = local on the secondary');
+SELECT isnt(pg_temp.one('pgtap_s', 'SELECT current_setting(''data_directory'')'),
+	current_setting('data_directory'),
+	'read consistency local on the secondary reads the secondary''s own server');
 SELECT lives_ok($$SELECT dblink_exec('pgtap_w', 'SET pgquorum.read_consistency = session')$$,
 	'SET pgquorum.read_consistency = session on the primary');
 SELECT dblink_exec('pgtap_w', 'INSERT INTO pgtap_rc_t VALUES (3, ''third'')');
