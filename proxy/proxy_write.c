@@ -2458,6 +2458,18 @@ wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 		if ((why = unreplicable(x.flags)) != NULL)
 			return refuse_in_server(cl, why);
 	}
+	if (!primary(cl) && cl->wp->wrote && cl->be == cl->home && cl->be->txn != PQ_TXN_IDLE &&
+		!cl->be->unsynced)
+	{
+		/*
+		 * It wrote here while this node was primary, and the node lost the
+		 * role before proxy_demoted ran: end it first (a COMMIT relayed now
+		 * would commit on this server alone); the batch runs after.
+		 */
+		cl->wp->demote = true;
+		demote_check(cl);
+		return 1;
+	}
 	if (!primary(cl))
 	{
 		bool		writes = false;
