@@ -67,6 +67,7 @@ struct node
 	char	   *rebuild_source;
 	uint64_t	rebuild_from;
 	ev_tstamp	rebuild_last;
+	ev_timer	demote_timer;	/* tells the proxy, off the replication stack */
 	int			exit_code;
 	ev_signal	sigterm;
 	ev_signal	sigint;
@@ -399,6 +400,29 @@ hook_statement(void *arg, const char *db, const char *role, const char *sql,
 static void on_rebuild_needed(void *arg, uint64_t from, uint64_t min_index,
 							  const char *source);
 
+/*
+ * The node stopped being the primary: the proxy ends the transactions that
+ * wrote to the local server (their row locks would hold up the applier),
+ * once the replication update that reported it is over.
+ */
+static void
+on_demoted(void *arg)
+{
+	struct node *node = arg;
+
+	if (!ev_is_active(&node->demote_timer))
+		ev_timer_start(node->loop, &node->demote_timer);	/* after 0 s */
+}
+
+static void
+on_demote_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *node = w->data;
+
+	if (node->proxy != NULL)
+		proxy_demoted(node->proxy);
+}
+
 /* The applier, the log, the commit coordinator and the control socket. */
 static int
 start_replication(struct node *node, unsigned sync_flags)
@@ -424,6 +448,7 @@ start_replication(struct node *node, unsigned sync_flags)
 	}
 	resolve_at_start(node, applied);
 	sync_node_set_rebuild(node->sync, on_rebuild_needed, node);
+	sync_node_set_demoted(node->sync, on_demoted, node);
 	node->commit = commit_start(node->loop, node->cfg, node->sync, err, sizeof(err));
 	if (node->commit == NULL)
 	{
@@ -623,6 +648,8 @@ node_start(struct node *node)
 	}
 	ev_timer_init(&node->rebuild_timer, on_rebuild_timer, 0., 0.);
 	node->rebuild_timer.data = node;
+	ev_timer_init(&node->demote_timer, on_demote_timer, 0., 0.);
+	node->demote_timer.data = node;
 	if (node->cfg->postgres_data_dir[0] != '\0' && read_rebuild_marker(node))
 	{
 		pgq_warn("a rebuild of the local server from node %" PRIu64 " did not finish: "
@@ -687,6 +714,7 @@ node_stop(struct node *node)
 		rebuild_stop(node->rebuild);
 	node->rebuild = NULL;
 	ev_timer_stop(node->loop, &node->rebuild_timer);
+	ev_timer_stop(node->loop, &node->demote_timer);
 	free(node->rebuild_source);
 	node->rebuild_source = NULL;
 	if (node->sql != NULL)

@@ -45,8 +45,9 @@ static const uint32_t backend_transitions[BE_NSTATES] = {
 	[BE_CONNECTING] = BIT(BE_LOGIN) | BIT(BE_CLOSING),
 	[BE_LOGIN] = BIT(BE_IDLE) | BIT(BE_ACTIVE) | BIT(BE_CLOSING),
 	[BE_IDLE] = BIT(BE_ACTIVE) | BIT(BE_CLOSING),
-	[BE_ACTIVE] = BIT(BE_RESETTING) | BIT(BE_CLOSING),
+	[BE_ACTIVE] = BIT(BE_RESETTING) | BIT(BE_HELD) | BIT(BE_CLOSING),
 	[BE_RESETTING] = BIT(BE_IDLE) | BIT(BE_ACTIVE) | BIT(BE_CLOSING),
+	[BE_HELD] = BIT(BE_CLOSING),
 	[BE_CLOSING] = 0,
 };
 
@@ -81,6 +82,7 @@ proxy_backend_set_state(struct proxy_backend *be, enum backend_state st)
 	proxy_list_append(&be->px->backends[st], &be->link);
 	be->state = st;
 	PGQ_ASSERT(st != BE_ACTIVE || be->client != NULL);
+	PGQ_ASSERT(st != BE_HELD || (be->client == NULL && be->held != NULL));
 }
 
 /* Frees what closed in the previous iteration: nothing of theirs is live. */

@@ -7,6 +7,8 @@
  *	proxy_reload	- take the reloadable settings of a new configuration
  *	proxy_stop		- stop listening, close every session, free everything
  *	proxy_set_hooks	- turn on the write path (COMMIT interception) on the primary
+ *	proxy_demoted	- the node stopped being the primary: end the local
+ *					  transactions that wrote (docs/proxy.md)
  *
  * The proxy runs entirely on the caller's libev loop.  cfg is borrowed: it
  * must stay valid until the next proxy_reload() or proxy_stop().
@@ -85,5 +87,13 @@ void		proxy_reload(struct proxy *proxy, const struct pgq_config *cfg);
 void		proxy_stop(struct proxy *proxy);
 /* Install the write-path hooks (copied); call once, before clients come. */
 void		proxy_set_hooks(struct proxy *proxy, const struct proxy_hooks *hooks);
+/*
+ * The node is no longer the (writable) primary: every session whose open
+ * transaction wrote to the local server has it rolled back there, and the
+ * client's next request gets SQLSTATE 40001 (docs/proxy.md, "When the node
+ * stops being the primary").  Call on the loop, outside the replication
+ * update that reported the change.
+ */
+void		proxy_demoted(struct proxy *proxy);
 
 #endif							/* PROXY_H */

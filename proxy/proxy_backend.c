@@ -262,6 +262,25 @@ backend_read_messages(struct proxy_backend *be)
 	}
 }
 
+/* A backend finishing a gone client's COMMIT (proxy_write.c). */
+static void
+backend_held_read(struct proxy_backend *be)
+{
+	size_t		n;
+	enum proxy_io_result r = proxy_conn_read(&be->conn, be->px->scratch, PROXY_READ_CHUNK, &n);
+
+	if (r == PROXY_IO_AGAIN)
+		return;
+	if (r != PROXY_IO_OK)
+	{
+		pgq_warn("proxy: the local server closed a connection that was finishing a COMMIT "
+				 "whose client is gone; the log resolves that transaction");
+		proxy_backend_close(be);
+		return;
+	}
+	proxy_write_held_bytes(be, be->px->scratch, n);
+}
+
 static void
 on_backend_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -275,6 +294,9 @@ on_backend_read(struct ev_loop *loop, ev_io *w, int revents)
 		case BE_LOGIN:
 		case BE_RESETTING:
 			backend_read_messages(be);
+			break;
+		case BE_HELD:
+			backend_held_read(be);
 			break;
 		default:
 			/* idle: the server closed it or sent something unasked */

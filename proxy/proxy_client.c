@@ -210,7 +210,7 @@ proxy_client_close(struct proxy_client *cl)
 
 		cl->be = NULL;
 		be->client = NULL;
-		if (be->state == BE_ACTIVE)
+		if (be->state == BE_ACTIVE && !proxy_write_hold_backend(cl, be))
 			proxy_backend_release(be, reusable);
 	}
 	proxy_pool_client_gone(cl);

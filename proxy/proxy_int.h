@@ -170,6 +170,8 @@ enum backend_state
 	BE_IDLE,					/* in its pool, ready for a session */
 	BE_ACTIVE,					/* linked to a client */
 	BE_RESETTING,				/* running server_reset_query after a session */
+	BE_HELD,					/* its client went away mid-COMMIT: finishing
+								 * that COMMIT alone, then closed (proxy_write.c) */
 	BE_CLOSING,
 	BE_NSTATES
 };
@@ -213,6 +215,7 @@ struct proxy_backend
 	uint8_t		rc_level;		/* on a forward connection: the read
 								 * consistency the primary node keeps for it
 								 * (proxy_admin.c; 0, local, at login) */
+	struct proxy_held *held;	/* owned in BE_HELD: the COMMIT it finishes */
 };
 
 struct proxy_pool
@@ -361,6 +364,15 @@ int			proxy_write_client_bytes(struct proxy_client *cl, const uint8_t *data, siz
 void		proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n);
 void		proxy_write_client_free(struct proxy_client *cl);
 void		proxy_write_backend_free(struct proxy_backend *be);
+/*
+ * cl is closing and be (its local backend, BE_ACTIVE, already unlinked)
+ * would be released: if cl's COMMIT is under way on it (PREPARE sent, or
+ * the commit wait running), be moves to BE_HELD and finishes it alone (a
+ * refused transaction is rolled back), then closes.  true when kept.
+ */
+bool		proxy_write_hold_backend(struct proxy_client *cl, struct proxy_backend *be);
+/* Bytes read from a BE_HELD backend. */
+void		proxy_write_held_bytes(struct proxy_backend *be, const uint8_t *data, size_t n);
 
 /* proxy_backend.c: a connection to the primary node for cl (not pooled). */
 struct proxy_backend *proxy_backend_open_forward(struct proxy_client *cl,

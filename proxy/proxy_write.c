@@ -73,9 +73,33 @@ struct wp_step
 	size_t		len;
 };
 
+/*
+ * A commit or statement wait.  Owned by the wait: its callback frees it.
+ * It borrows the session (cl) or, once the client is gone mid-COMMIT, the
+ * BE_HELD backend finishing that COMMIT (held); whichever goes first
+ * clears its pointer here.
+ */
 struct wp_waiter
 {
 	struct proxy_client *cl;	/* NULL once the session is gone */
+	struct proxy_backend *held;	/* a BE_HELD backend waiting, or NULL */
+};
+
+/* What a BE_HELD backend is doing for its gone client's COMMIT. */
+enum held_phase
+{
+	H_PREPARING,				/* the emit + PREPARE query runs */
+	H_WAITING,					/* prepared: the commit wait runs */
+	H_ROLLING_BACK,				/* refused: ROLLBACK PREPARED runs */
+};
+
+/* Owned by the backend (be->held) until it is freed. */
+struct proxy_held
+{
+	enum held_phase phase;
+	bool		saw_error;		/* an ErrorResponse since the phase began */
+	char		gid[WP_GID_LEN];
+	struct wp_waiter *waiter;	/* in H_WAITING; owned by the wait */
 };
 
 struct wp_op
@@ -92,6 +116,8 @@ struct wp_op
 	uint8_t    *err;			/* owned: whole ErrorResponse for the client */
 	size_t		err_len;
 	struct wp_waiter *waiter;
+	bool		rolling_back;	/* ROLLBACK PREPARED of a refused gid runs */
+	bool		quiet;			/* our own op (demotion): nothing to the client */
 };
 
 struct wp_stmt
@@ -142,6 +168,10 @@ struct proxy_wp
 	char	   *begin;			/* owned: the BEGIN of the local transaction */
 	uint32_t	since_begin;	/* batches run in it after BEGIN */
 	bool		savepoint;		/* it has a savepoint */
+	/* The node stopped being the primary (proxy_demoted). */
+	bool		demote;			/* end the transaction once the backend is idle */
+	bool		ended;			/* it was ended: the backend holds an empty
+								 * block, the next request gets 40001 */
 };
 
 struct pq_type_rule proxy_backend_all_rules[256];
@@ -165,6 +195,10 @@ static void op_run(struct proxy_client *cl);
 static void op_end(struct proxy_client *cl, char status);
 static void op_statement(struct proxy_client *cl, const char *sql);
 static int	refuse_in_server(struct proxy_client *cl, const char *msg);
+static void held_committed(struct proxy_backend *be, int result);
+static void demote_check(struct proxy_client *cl);
+static void demote_done(struct proxy_client *cl, char status, bool failed);
+static int	raise_in_server(struct proxy_client *cl, const char *errcode, const char *msg);
 
 /* ---- small helpers ---- */
 
@@ -896,6 +930,7 @@ op_end(struct proxy_client *cl, char status)
 	proxy_forward_maybe_home(cl);
 	if (cl->be != NULL && cl->be->conn.out_len <= PROXY_OUT_HIGH)
 		proxy_conn_read_start(cl->px, &cl->conn);
+	demote_check(cl);
 	(void) wp_pump(cl);
 }
 
@@ -905,6 +940,11 @@ op_finish(struct proxy_client *cl, char status)
 {
 	struct wp_op *op = cl->wp->op;
 
+	if (op->quiet)
+	{
+		demote_done(cl, status, op->err != NULL);
+		return;
+	}
 	if (op->err != NULL && to_client(cl, op->err, op->err_len) < 0)
 		return;
 	if (send_z(cl, status) < 0)
@@ -1135,10 +1175,21 @@ note_commit_index(struct proxy_client *cl, const uint8_t *p, size_t n)
 static void
 on_committed(void *arg, int result, uint64_t index)
 {
-	struct proxy_client *cl = waiter_done(arg);
+	struct wp_waiter *w = arg;
+	struct proxy_client *cl;
 	struct wp_op *op;
 
-	if (cl == NULL)
+	if (w->held != NULL)
+	{
+		struct proxy_backend *be = w->held;
+
+		free(w);
+		be->held->waiter = NULL;
+		if (be->state == BE_HELD)
+			held_committed(be, result);
+		return;
+	}
+	if ((cl = waiter_done(arg)) == NULL)
 		return;
 	op = cl->wp->op;
 	switch (result)
@@ -1162,6 +1213,7 @@ on_committed(void *arg, int result, uint64_t index)
 
 				snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", op->gid);
 				op->next = N_SEND_ERR;
+				op->rolling_back = true;
 				(void) query_to_backend(cl, sql, WP_SWALLOW);
 			}
 			break;
@@ -1220,7 +1272,7 @@ wp_on_rfq(struct proxy_client *cl, char status)
 					op_finish(cl, status);
 				break;
 			}
-			op->waiter = malloc(sizeof(*op->waiter));
+			op->waiter = calloc(1, sizeof(*op->waiter));
 			if (op->waiter == NULL ||
 				cl->px->hooks.commit_wait(cl->px->hooks.arg, op->gid, on_committed,
 										  op->waiter) < 0)
@@ -1239,6 +1291,164 @@ wp_on_rfq(struct proxy_client *cl, char status)
 			op_finish(cl, status);
 			break;
 	}
+}
+
+/* ---- a COMMIT whose client went away (BE_HELD backends) ---- */
+
+static void held_committed(struct proxy_backend *be, int result);
+
+/* Send our own Query on a held backend; false when it had to close. */
+static bool
+held_query(struct proxy_backend *be, const char *sql)
+{
+	uint8_t		m[PQ_HEADER_LEN + 160];
+	struct pq_build b;
+
+	pq_build_init(&b, m, sizeof(m));
+	pq_build_begin(&b, PqMsg_Query);
+	pq_build_string(&b, sql);
+	pq_build_end(&b);
+	PGQ_ASSERT(!b.overflow);
+	if (proxy_conn_send(be->px, &be->conn, m, b.len) == 0)
+		return true;
+	pgq_warn("proxy: transaction %s: lost the connection to the local server; "
+			 "the log resolves the transaction", be->held->gid);
+	proxy_backend_close(be);
+	return false;
+}
+
+/* Prepared with nobody to answer: wait for the log's verdict all the same. */
+static void
+held_wait(struct proxy_backend *be)
+{
+	struct proxy_held *h = be->held;
+	struct wp_waiter *w = calloc(1, sizeof(*w));
+	const struct proxy_hooks *hk = &be->px->hooks;
+
+	h->phase = H_WAITING;
+	if (w != NULL)
+	{
+		w->held = be;
+		h->waiter = w;
+		if (hk->commit_wait(hk->arg, h->gid, on_committed, w) == 0)
+			return;
+		h->waiter = NULL;
+		free(w);
+	}
+	pgq_warn("proxy: transaction %s: cannot wait for its commit (too many waiters); "
+			 "the log resolves it", h->gid);
+	proxy_backend_close(be);
+}
+
+/* The log's verdict on a held COMMIT: a refused one is rolled back here. */
+static void
+held_committed(struct proxy_backend *be, int result)
+{
+	struct proxy_held *h = be->held;
+	char		sql[128];
+
+	if (result != 3)			/* not COMMIT_REFUSED */
+	{
+		pgq_info("proxy: transaction %s (its client is gone): %s", h->gid,
+				 result == 0 ? "committed" : "outcome unknown, resolved by the log");
+		proxy_backend_close(be);
+		return;
+	}
+	pgq_info("proxy: transaction %s was refused by the log (this node is no longer the "
+			 "primary) and its client is gone: rolling it back", h->gid);
+	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", h->gid);
+	h->phase = H_ROLLING_BACK;
+	h->saw_error = false;
+	(void) held_query(be, sql);
+}
+
+/* A held backend's ReadyForQuery(status) ended the current phase. */
+static void
+held_step(struct proxy_backend *be, char status)
+{
+	struct proxy_held *h = be->held;
+	bool		err = h->saw_error;
+
+	h->saw_error = false;
+	switch (h->phase)
+	{
+		case H_PREPARING:
+			if (!err && status == PQ_TXN_IDLE)
+			{
+				held_wait(be);
+				return;
+			}
+			pgq_info("proxy: transaction %s: its PREPARE failed after its client went away; "
+					 "nothing of it is kept", h->gid);
+			break;
+		case H_WAITING:
+			return;				/* nothing was asked */
+		case H_ROLLING_BACK:
+			if (err)
+				pgq_warn("proxy: transaction %s: ROLLBACK PREPARED failed (it may have been "
+						 "resolved already); the applier resolves what is left", h->gid);
+			else
+				pgq_info("proxy: transaction %s rolled back", h->gid);
+			break;
+	}
+	proxy_backend_close(be);	/* not reused: the server rolls back what is open */
+}
+
+void
+proxy_write_held_bytes(struct proxy_backend *be, const uint8_t *data, size_t n)
+{
+	size_t		off = 0;
+
+	PGQ_ASSERT(be->state == BE_HELD && be->held != NULL);
+	while (off < n && be->state == BE_HELD)
+	{
+		size_t		used;
+		enum pq_scan_result r = pq_scan_step(&be->scan, data + off, n - off, &used);
+
+		off += used;
+		if (r == PQ_SCAN_MORE)
+			return;
+		if (r != PQ_SCAN_MESSAGE)
+		{
+			pgq_warn("proxy: transaction %s: the local server sent an invalid message; "
+					 "the log resolves the transaction", be->held->gid);
+			proxy_backend_close(be);
+			return;
+		}
+		if (be->scan.type == PqMsg_ErrorResponse)
+			be->held->saw_error = true;
+		else if (be->scan.type == PqMsg_ReadyForQuery)
+			held_step(be, (char) be->scan.peek[0]);
+	}
+}
+
+bool
+proxy_write_hold_backend(struct proxy_client *cl, struct proxy_backend *be)
+{
+	struct wp_op *op = cl->wp != NULL ? cl->wp->op : NULL;
+	struct proxy_held *h;
+
+	if (op == NULL || cl->px->stopping || be != cl->home || be->fwd_addr != NULL ||
+		!(op->next == N_PREPARED || (op->next == N_SEND_ERR && op->rolling_back)) ||
+		(h = calloc(1, sizeof(*h))) == NULL)
+		return false;
+	PGQ_ASSERT(be->state == BE_ACTIVE && be->client == NULL && be->held == NULL);
+	snprintf(h->gid, sizeof(h->gid), "%s", op->gid);
+	h->phase = op->rolling_back ? H_ROLLING_BACK : op->waiter != NULL ? H_WAITING : H_PREPARING;
+	h->saw_error = be->flt_saw_error || be->flt_err_len > 0;
+	if (op->waiter != NULL)
+	{
+		h->waiter = op->waiter;	/* the wait now answers the backend */
+		h->waiter->cl = NULL;
+		h->waiter->held = be;
+		op->waiter = NULL;
+	}
+	be->held = h;
+	proxy_backend_set_state(be, BE_HELD);
+	proxy_conn_read_start(cl->px, &be->conn);
+	pgq_info("proxy: session %u went away during the COMMIT of %s; its backend finishes it",
+			 cl->id, h->gid);
+	return true;
 }
 
 /* ---- batches ---- */
@@ -1307,7 +1517,7 @@ op_statement(struct proxy_client *cl, const char *sql)
 	struct wp_op *op = cl->wp->op;
 	const struct proxy_hooks *h = &cl->px->hooks;
 
-	op->waiter = malloc(sizeof(*op->waiter));
+	op->waiter = calloc(1, sizeof(*op->waiter));
 	if (op->waiter == NULL || h->statement == NULL ||
 		h->statement(h->arg, cl->pool->database, cl->pool->user, sql,
 					 on_statement_done, op->waiter) < 0)
@@ -2053,12 +2263,20 @@ last_msg_off(const uint8_t *p, size_t n)
 static int
 refuse_in_server(struct proxy_client *cl, const char *msg)
 {
-	static const char pre[] = "DO $pgq$BEGIN RAISE EXCEPTION USING ERRCODE = "
-		"'feature_not_supported', MESSAGE = '";
-	char		sql[sizeof(pre) + 2 * PROXY_ERRMSG_LEN + 32];
+	pgq_info("proxy: session %u: refused: %s", cl->id, msg);
+	return raise_in_server(cl, "feature_not_supported", msg);
+}
+
+/* The server raises msg with errcode (a condition name) as its own error. */
+static int
+raise_in_server(struct proxy_client *cl, const char *errcode, const char *msg)
+{
+	static const char pre[] = "DO $pgq$BEGIN RAISE EXCEPTION USING ERRCODE = '";
+	char		sql[sizeof(pre) + 64 + 2 * PROXY_ERRMSG_LEN + 32];
 	size_t		k = sizeof(pre) - 1;
 
 	memcpy(sql, pre, k);
+	k += (size_t) snprintf(sql + k, 64, "%s', MESSAGE = '", errcode);
 	for (const char *c = msg; *c && k < sizeof(sql) - 32; c++)
 	{
 		if (*c == '\'')
@@ -2067,7 +2285,6 @@ refuse_in_server(struct proxy_client *cl, const char *msg)
 			sql[k++] = *c;
 	}
 	memcpy(sql + k, "'; END$pgq$", 12);
-	pgq_info("proxy: session %u: refused: %s", cl->id, msg);
 	return query_to_backend(cl, sql, WP_FWD);
 }
 
@@ -2107,6 +2324,162 @@ refuse_unreplicable_query(struct proxy_client *cl, const char *text)
 	return refuse_in_server(cl, why) < 0 ? -1 : 1;
 }
 
+/* ---- the node stopped being the primary (proxy_demoted) ---- */
+
+#define DEMOTED_MSG "this node is no longer the primary: the transaction was rolled back " \
+	"(nothing of it was committed); end it with ROLLBACK and retry it"
+#define DEMOTED_COMMIT_MSG "could not commit: this node is no longer the primary; " \
+	"the transaction was rolled back"
+
+/*
+ * A session marked by proxy_demoted, once nothing is in flight on its
+ * local backend: roll the transaction back there (its row locks go at
+ * once) and open an empty block in its place, so that the client, which
+ * still believes it is in a transaction, stays in one (demote_answer).
+ */
+static void
+demote_check(struct proxy_client *cl)
+{
+	struct proxy_wp *wp = cl->wp;
+	struct proxy_backend *be = cl->be;
+	struct wp_op *op;
+
+	if (wp == NULL || !wp->demote || wp->op != NULL || cl->state != CL_ACTIVE ||
+		be == NULL || be->pending > 0 || be->unsynced)
+		return;
+	wp->demote = false;
+	if (!wp->wrote || be != cl->home || be->txn == PQ_TXN_IDLE)
+		return;					/* it ended meanwhile, or runs elsewhere */
+	if ((op = op_new()) == NULL || op_add(op, S_INJECT, "ROLLBACK; BEGIN", 15, true) == NULL)
+	{
+		op_free(op);
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_ADMIN_SHUTDOWN,
+						   "terminating connection: this node is no longer the primary "
+						   "(out of memory rolling the transaction back)");
+		return;
+	}
+	op->quiet = true;
+	pgq_info("proxy: session %u: this node is no longer the primary: rolling back its "
+			 "transaction, which wrote", cl->id);
+	op_start(cl, op);
+}
+
+/* The quiet op of demote_check answered: the block must be empty and open. */
+static void
+demote_done(struct proxy_client *cl, char status, bool failed)
+{
+	struct proxy_wp *wp = cl->wp;
+
+	if (failed || status != PQ_TXN_BLOCK)
+	{
+		/* e.g. a cancel meant for the statement before hit ours: end the session */
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_ADMIN_SHUTDOWN,
+						   "terminating connection: this node is no longer the primary; "
+						   "the transaction was rolled back");
+		return;
+	}
+	wp->ended = true;
+	wp->wrote = false;
+	wp->txn_flags = 0;
+	op_end(cl, status);
+}
+
+/* The kind of the single transaction-control statement a batch runs, or NONE. */
+static uint8_t
+batch_txn_kind(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
+{
+	struct wp_ext x;
+	struct wp_text t;
+	uint8_t		kind = SQL_TXN_NONE;
+
+	if (last == PqMsg_Query && p[0] == PqMsg_Query && p[n - 1] == '\0')
+	{
+		classify_text(cl, (const char *) p + PQ_HEADER_LEN, &t);
+		free(t.st);
+		return t.txn1;
+	}
+	if (last != PqMsg_Sync)
+		return SQL_TXN_NONE;
+	analyze_ext(cl, p, n, &x);	/* keeps the maps current */
+	if (x.commit_off >= 0)
+		return SQL_TXN_COMMIT;
+	for (size_t off = 0; x.n_exec == 1 && off + PQ_HEADER_LEN <= n;
+		 off += 1 + pq_get_uint32(p + off + 1))
+	{
+		struct pq_reader r;
+		const char *portal,
+				   *sn;
+		const struct wp_stmt *st;
+
+		if (p[off] != PqMsg_Execute)
+			continue;
+		pq_reader_init(&r, p + off + PQ_HEADER_LEN, pq_get_uint32(p + off + 1) - 4);
+		portal = pq_read_string(&r);
+		sn = portal ? portal_stmt(cl->wp, portal) : NULL;
+		st = sn ? stmt_find(cl->wp, sn) : NULL;
+		kind = st ? st->txn : SQL_TXN_NONE;
+	}
+	return kind;
+}
+
+/*
+ * The first request after demote_check (the backend holds an empty block):
+ * a ROLLBACK goes through; a COMMIT gets 40001 with the block rolled back
+ * (ReadyForQuery 'I', as a COMMIT that fails); anything else gets 40001
+ * raised by the server, which aborts the block ('E'), so that PostgreSQL
+ * answers what follows as in any failed transaction.  0, or -1 when the
+ * session ended.
+ */
+static int
+demote_answer(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
+{
+	uint8_t		kind = batch_txn_kind(cl, p, n, last);
+	struct wp_op *op;
+
+	cl->wp->ended = false;
+	if (kind == SQL_TXN_ROLLBACK)
+		return forward_plain(cl, p, n);
+	pgq_info("proxy: session %u: ERROR 40001: %s", cl->id,
+			 kind == SQL_TXN_COMMIT ? DEMOTED_COMMIT_MSG : DEMOTED_MSG);
+	if (kind != SQL_TXN_COMMIT)
+		return raise_in_server(cl, "serialization_failure", DEMOTED_MSG);
+	if ((op = op_new()) == NULL || op_add(op, S_INJECT, "ROLLBACK", 8, true) == NULL)
+	{
+		op_free(op);
+		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	op_set_error(op, SQLSTATE_SERIALIZATION, DEMOTED_COMMIT_MSG);
+	op_start(cl, op);
+	return 0;
+}
+
+void
+proxy_demoted(struct proxy *px)
+{
+	struct proxy_list *l = &px->clients[CL_ACTIVE];
+	int			n = 0;
+
+	if (!px->has_hooks)
+		return;
+	for (struct proxy_list *i = l->next; i != l;)
+	{
+		struct proxy_client *cl = proxy_container(i, struct proxy_client, link);
+
+		i = i->next;			/* cl may close below */
+		if (cl->wp == NULL || !cl->wp->wrote || cl->home == NULL || cl->be != cl->home)
+			continue;
+		n++;
+		cl->wp->demote = true;
+		/* a statement of the client's own in flight: stop it, it may wait long */
+		if (cl->wp->op == NULL && cl->be->pending > 0)
+			proxy_cancel_request(px, cl->id, cl->cancel_key);
+		demote_check(cl);
+	}
+	pgq_info("proxy: this node is no longer the primary: %d session%s with a transaction "
+			 "that wrote here %s rolled back", n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
+}
+
 static int	wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last,
 					 bool strong);
 
@@ -2119,8 +2492,13 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 {
 	uint8_t    *np;
 	size_t		nn;
-	int			rc = proxy_admin_batch(cl, p, n, true, &np, &nn);
-	bool		strong = rc == PROXY_ADMIN_PRIMARY;
+	int			rc;
+	bool		strong;
+
+	if (cl->wp->ended)
+		return demote_answer(cl, p, n, last);
+	rc = proxy_admin_batch(cl, p, n, true, &np, &nn);
+	strong = rc == PROXY_ADMIN_PRIMARY;
 
 	if (rc == PROXY_ADMIN_WAIT_IDLE)
 	{
@@ -2278,6 +2656,18 @@ wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last, bool
 		if ((why = unreplicable(x.flags)) != NULL)
 			return refuse_in_server(cl, why);
 	}
+	if (!primary(cl) && cl->wp->wrote && cl->be == cl->home && cl->be->txn != PQ_TXN_IDLE &&
+		!cl->be->unsynced)
+	{
+		/*
+		 * It wrote here while this node was primary, and the node lost the
+		 * role before proxy_demoted ran: end it first (a COMMIT relayed now
+		 * would commit on this server alone); the batch runs after.
+		 */
+		cl->wp->demote = true;
+		demote_check(cl);
+		return 1;
+	}
 	if (!primary(cl))
 		return route_secondary(cl, p, n, last, strong);
 	if (last == PqMsg_Query)
@@ -2315,7 +2705,8 @@ wp_pump(struct proxy_client *cl)
 	{
 		size_t		pos = 0;
 		uint8_t		last = 0;
-		bool		blocked = wp->op != NULL || wp->wait_idle;
+		bool		blocked = wp->op != NULL || wp->wait_idle ||
+			(wp->demote && !cl->be->unsynced);
 
 		while (pos + PQ_HEADER_LEN <= wp->len)
 		{
@@ -2495,6 +2886,10 @@ proxy_write_backend_free(struct proxy_backend *be)
 {
 	free(be->flt_err);
 	be->flt_err = NULL;
+	if (be->held != NULL && be->held->waiter != NULL)
+		be->held->waiter->held = NULL;	/* its callback just frees it */
+	free(be->held);
+	be->held = NULL;
 }
 
 /* ---- the backend's output ---- */
@@ -2605,7 +3000,14 @@ proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n)
 				cl->wp->txn_flags = 0;
 			}
 			proxy_forward_maybe_home(cl);
-			if (cl->wp->wait_idle && be->pending == 0)
+			if (cl->wp->demote && be->pending == 0)
+			{
+				cl->wp->wait_idle = false;	/* a held batch goes after it */
+				demote_check(cl);
+				if (cl->wp != NULL && cl->wp->op == NULL)
+					(void) wp_pump(cl);
+			}
+			else if (cl->wp->wait_idle && be->pending == 0)
 			{
 				cl->wp->wait_idle = false;
 				(void) wp_pump(cl);

@@ -118,6 +118,8 @@ struct sync_node
 	char		source[SYNC_EXT_SOURCE_MAX + 1];	/* our server, for copies */
 	sync_node_rebuild_cb rebuild_cb;
 	void	   *rebuild_arg;
+	sync_node_demoted_cb demoted_cb;	/* the primary role was lost */
+	void	   *demoted_arg;
 	uint64_t	rebuild_warned_ms;
 	uint64_t	install_index;	/* nonzero: no core yet; waiting for the
 								 * term of this index to install a copy */
@@ -484,6 +486,8 @@ note_role(struct sync_node *node, const struct sync_update *u)
 				 node->n_pending);
 		resolve_pending(node, true);
 	}
+	if (was_primary && u->role != SYNC_PRIMARY && node->demoted_cb != NULL)
+		node->demoted_cb(node->demoted_arg);
 }
 
 /* Remember the log's cumulative payload bytes through index. */
@@ -1044,6 +1048,13 @@ sync_node_set_rebuild(struct sync_node *node, sync_node_rebuild_cb cb, void *arg
 {
 	node->rebuild_cb = cb;
 	node->rebuild_arg = arg;
+}
+
+void
+sync_node_set_demoted(struct sync_node *node, sync_node_demoted_cb cb, void *arg)
+{
+	node->demoted_cb = cb;
+	node->demoted_arg = arg;
 }
 
 /* Our own server, as others reach it for a copy. */

@@ -15,6 +15,7 @@
  *	sync_node_read		- copy one entry of the log (for checks and tools)
  *	sync_node_transfer	- ask the primary to hand leadership to a node
  *	sync_node_set_rebuild - who to call when this node must be rebuilt
+ *	sync_node_set_demoted - who to call when this node stops being the primary
  *	sync_node_add		- add a configured node as a learner, or promote one
  *	sync_node_remove	- remove a member (a config entry)
  *	sync_node_wal_stats	- the log's counters (for the views)
@@ -122,6 +123,13 @@ struct sync_node_info
 typedef void (*sync_node_rebuild_cb) (void *arg, uint64_t from, uint64_t min_index,
 									  const char *source);
 
+/*
+ * This node stopped being the primary (it stepped down, or leadership was
+ * transferred away).  Called on the loop, inside the node's own update
+ * (after its proposals in flight were answered): defer the work.
+ */
+typedef void (*sync_node_demoted_cb) (void *arg);
+
 /* sync_node_start flags */
 #define SYNC_NODE_INSTALL 0x1	/* the local server was just copied from
 								 * another node: applied starts the log */
@@ -137,6 +145,8 @@ struct sync_node *sync_node_start(struct ev_loop *loop, const struct pgq_config 
 								  uint64_t applied, unsigned flags,
 								  char *err, size_t errlen);
 void		sync_node_set_rebuild(struct sync_node *node, sync_node_rebuild_cb cb,
+								  void *arg);
+void		sync_node_set_demoted(struct sync_node *node, sync_node_demoted_cb cb,
 								  void *arg);
 /* The applier has applied (durably) through index. */
 void		sync_node_applied(struct sync_node *node, uint64_t index);
