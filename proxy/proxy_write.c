@@ -170,6 +170,9 @@ struct proxy_wp
 	bool		savepoint;		/* it has a savepoint */
 	/* The node stopped being the primary (proxy_demoted). */
 	bool		demote;			/* end the transaction once the backend is idle */
+	uint8_t		demote_stage;	/* DEMOTE_CHECK or DEMOTE_ROLLBACK while its op runs */
+	bool		stale;			/* wrote while this node was primary, holds no
+								 * lock on a user relation: left open */
 	bool		ended;			/* it was ended: the backend holds an empty
 								 * block, the next request gets 40001 */
 };
@@ -923,6 +926,7 @@ op_end(struct proxy_client *cl, char status)
 	if (status == PQ_TXN_IDLE)
 	{
 		wp->wrote = false;
+		wp->stale = false;
 		wp->txn_flags = 0;
 	}
 	if (cl->state != CL_ACTIVE)
@@ -2332,10 +2336,30 @@ refuse_unreplicable_query(struct proxy_client *cl, const char *text)
 	"the transaction was rolled back"
 
 /*
+ * Only a transaction that holds a lock on a user relation (it wrote a
+ * table, locked rows, made or altered a relation) can stand in the
+ * applier's way; one that touched only temporary tables and catalogs (a
+ * pgTAP suite's bookkeeping) is left open.  The check raises inside a
+ * savepoint when such a lock is held, so that it leaves a transaction it
+ * keeps exactly as it was.
+ */
+#define DEMOTE_CHECK_SQL \
+	"SAVEPOINT pgquorum_demote_check; DO $pgq$BEGIN IF EXISTS (SELECT 1 " \
+	"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation " \
+	"WHERE l.pid = pg_catalog.pg_backend_pid() AND l.granted AND l.locktype = 'relation' " \
+	"AND l.mode <> 'AccessShareLock' AND c.relpersistence <> 't' AND c.oid >= 16384) " \
+	"THEN RAISE EXCEPTION 'pgquorum: the transaction holds locks on user relations'; " \
+	"END IF; END$pgq$; RELEASE SAVEPOINT pgquorum_demote_check"
+#define DEMOTE_CHECK	1
+#define DEMOTE_ROLLBACK	2
+
+/*
  * A session marked by proxy_demoted, once nothing is in flight on its
- * local backend: roll the transaction back there (its row locks go at
- * once) and open an empty block in its place, so that the client, which
- * still believes it is in a transaction, stays in one (demote_answer).
+ * local backend: first see whether its transaction holds locks on user
+ * relations (DEMOTE_CHECK_SQL; a failed transaction does, as long as it is
+ * open); if so, roll it back there (its row locks go at once) and open an
+ * empty block in its place, so that the client, which still believes it
+ * is in a transaction, stays in one (demote_answer).
  */
 static void
 demote_check(struct proxy_client *cl)
@@ -2343,14 +2367,18 @@ demote_check(struct proxy_client *cl)
 	struct proxy_wp *wp = cl->wp;
 	struct proxy_backend *be = cl->be;
 	struct wp_op *op;
+	bool		check;
+	const char *sql;
 
 	if (wp == NULL || !wp->demote || wp->op != NULL || cl->state != CL_ACTIVE ||
 		be == NULL || be->pending > 0 || be->unsynced)
 		return;
 	wp->demote = false;
-	if (!wp->wrote || be != cl->home || be->txn == PQ_TXN_IDLE)
+	if (!wp->wrote || wp->stale || be != cl->home || be->txn == PQ_TXN_IDLE)
 		return;					/* it ended meanwhile, or runs elsewhere */
-	if ((op = op_new()) == NULL || op_add(op, S_INJECT, "ROLLBACK; BEGIN", 15, true) == NULL)
+	check = wp->demote_stage != DEMOTE_CHECK && be->txn != PQ_TXN_FAILED;
+	sql = check ? DEMOTE_CHECK_SQL : "ROLLBACK; BEGIN";
+	if ((op = op_new()) == NULL || op_add(op, S_INJECT, sql, strlen(sql), true) == NULL)
 	{
 		op_free(op);
 		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_ADMIN_SHUTDOWN,
@@ -2359,17 +2387,38 @@ demote_check(struct proxy_client *cl)
 		return;
 	}
 	op->quiet = true;
-	pgq_info("proxy: session %u: this node is no longer the primary: rolling back its "
-			 "transaction, which wrote", cl->id);
+	wp->demote_stage = check ? DEMOTE_CHECK : DEMOTE_ROLLBACK;
+	if (!check)
+		pgq_info("proxy: session %u: this node is no longer the primary: rolling back its "
+				 "transaction, which wrote", cl->id);
 	op_start(cl, op);
 }
 
-/* The quiet op of demote_check answered: the block must be empty and open. */
+/*
+ * The quiet op of demote_check answered.  After the check: no lock held,
+ * the transaction stays (stale: a COMMIT while this node is not the
+ * primary is refused, demote_answer), else it is rolled back next.  After
+ * the rollback the block must be empty and open.
+ */
 static void
 demote_done(struct proxy_client *cl, char status, bool failed)
 {
 	struct proxy_wp *wp = cl->wp;
+	uint8_t		stage = wp->demote_stage;
 
+	wp->demote_stage = 0;
+	if (stage == DEMOTE_CHECK)
+	{
+		if (!failed && status == PQ_TXN_BLOCK)
+			wp->stale = true;
+		else
+		{
+			wp->demote = true;	/* op_end runs demote_check: the rollback */
+			wp->demote_stage = DEMOTE_CHECK;
+		}
+		op_end(cl, status);
+		return;
+	}
 	if (failed || status != PQ_TXN_BLOCK)
 	{
 		/* e.g. a cancel meant for the statement before hit ours: end the session */
@@ -2470,14 +2519,14 @@ proxy_demoted(struct proxy *px)
 		if (cl->wp == NULL || !cl->wp->wrote || cl->home == NULL || cl->be != cl->home)
 			continue;
 		n++;
+		/* a statement in flight ends first (it is not canceled: what holds
+		 * no lock on a user relation, a pgTAP suite, must go on) */
 		cl->wp->demote = true;
-		/* a statement of the client's own in flight: stop it, it may wait long */
-		if (cl->wp->op == NULL && cl->be->pending > 0)
-			proxy_cancel_request(px, cl->id, cl->cancel_key);
 		demote_check(cl);
 	}
 	pgq_info("proxy: this node is no longer the primary: %d session%s with a transaction "
-			 "that wrote here %s rolled back", n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
+			 "that wrote here: rolled back where %s locks on user relations", n,
+			 n == 1 ? "" : "s", n == 1 ? "it holds" : "they hold");
 }
 
 static int	wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last,
@@ -2662,8 +2711,11 @@ wp_route(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last, bool
 		/*
 		 * It wrote here while this node was primary, and the node lost the
 		 * role before proxy_demoted ran: end it first (a COMMIT relayed now
-		 * would commit on this server alone); the batch runs after.
+		 * would commit on this server alone); the batch runs after.  One
+		 * left open (stale) gets the answers of an ended one.
 		 */
+		if (cl->wp->stale)
+			return demote_answer(cl, p, n, last);
 		cl->wp->demote = true;
 		demote_check(cl);
 		return 1;
@@ -2997,6 +3049,7 @@ proxy_write_backend_bytes(struct proxy_backend *be, uint8_t *data, size_t n)
 			if (be->txn == PQ_TXN_IDLE)
 			{
 				cl->wp->wrote = false;
+				cl->wp->stale = false;
 				cl->wp->txn_flags = 0;
 			}
 			proxy_forward_maybe_home(cl);

@@ -7,7 +7,7 @@
 -- they commit through the replicated log while this suite's own
 -- transaction (pgTAP keeps its state in temporary tables) stays open.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 -- A view's columns and types, as a temporary table made from it shows them
 -- (the node rewrites the statements it receives, not function bodies).
@@ -120,6 +120,8 @@ SELECT throws_ok($$SELECT * FROM dblink('pgtap_u', 'SELECT pgquorum.transfer_lea
 	'42501', NULL, 'transfer_leadership: permission denied for a non-superuser');
 SELECT throws_ok($$SELECT * FROM dblink('pgtap_u', 'SELECT pgquorum.remove_node(1)') AS t(b bigint)$$,
 	'42501', NULL, 'remove_node: permission denied for a non-superuser');
+SELECT throws_ok($$SELECT * FROM dblink('pgtap_u', 'SELECT pgquorum.add_node(2)') AS t(b bigint)$$,
+	'42501', NULL, 'add_node: permission denied for a non-superuser');
 SELECT throws_ok($$SELECT * FROM dblink('pgtap_u', 'SELECT pgquorum.wait_applied(1, 10)') AS t(b bool)$$,
 	'42501', NULL, 'wait_applied: permission denied for a non-superuser');
 SELECT is((SELECT n FROM dblink('pgtap_u', 'SELECT count(*) FROM pgquorum.nodes') AS t(n bigint)),
