@@ -224,6 +224,9 @@ on_apply(void *arg, uint64_t index, uint64_t term, const void *payload, uint32_t
 	return applier_submit(node->applier, index, term, payload, len);
 }
 
+_Static_assert(PROXY_COMMIT_OK == COMMIT_OK && PROXY_COMMIT_REFUSED == COMMIT_REFUSED,
+			   "proxy/proxy.h's commit results mirror sync/commit.h's");
+
 /* The applier made entries durable in the local server. */
 static void
 on_applied(void *arg, uint64_t applied)

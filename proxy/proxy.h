@@ -8,7 +8,7 @@
  *	proxy_stop		- stop listening, close every session, free everything
  *	proxy_set_hooks	- turn on the write path (COMMIT interception) on the primary
  *	proxy_demoted	- the node stopped being the primary: end the local
- *					  transactions that wrote (docs/proxy.md)
+ *					  transactions that hold locks (docs/proxy.md)
  *
  * The proxy runs entirely on the caller's libev loop.  cfg is borrowed: it
  * must stay valid until the next proxy_reload() or proxy_stop().
@@ -37,6 +37,8 @@ struct sql_ddl_plan;
  * is_primary answering false) sessions are relayed unchanged.
  */
 typedef void (*proxy_commit_cb) (void *arg, int result, uint64_t index);
+#define PROXY_COMMIT_OK			0	/* the values of sync/commit.h's */
+#define PROXY_COMMIT_REFUSED	3	/* enum commit_result (node/main.c checks) */
 
 /*
  * statement: log a statement that cannot run in a transaction block (run
@@ -89,10 +91,11 @@ void		proxy_stop(struct proxy *proxy);
 void		proxy_set_hooks(struct proxy *proxy, const struct proxy_hooks *hooks);
 /*
  * The node is no longer the (writable) primary: every session whose open
- * transaction wrote to the local server has it rolled back there, and the
- * client's next request gets SQLSTATE 40001 (docs/proxy.md, "When the node
- * stops being the primary").  Call on the loop, outside the replication
- * update that reported the change.
+ * transaction wrote to the local server and holds a lock on a user
+ * relation has it rolled back there once its statement in flight ended,
+ * and the client's next request gets SQLSTATE 40001 (docs/proxy.md, "When
+ * the node stops being the primary").  Call on the loop, outside the
+ * replication update that reported the change.
  */
 void		proxy_demoted(struct proxy *proxy);
 

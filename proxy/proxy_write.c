@@ -371,6 +371,16 @@ query_to_backend(struct proxy_client *cl, const char *sql, int mode)
 	return rc;
 }
 
+#define ROLLBACK_PREPARED_LEN (sizeof("ROLLBACK PREPARED ''") + WP_GID_LEN)
+
+/* The ROLLBACK PREPARED of one of our gids (made by the node: no quote in it). */
+static void
+rollback_prepared_sql(char buf[ROLLBACK_PREPARED_LEN], const char *gid)
+{
+	PGQ_ASSERT(strchr(gid, '\'') == NULL && strlen(gid) < WP_GID_LEN);
+	snprintf(buf, ROLLBACK_PREPARED_LEN, "ROLLBACK PREPARED '%s'", gid);
+}
+
 /* ---- statement and portal maps (extended protocol) ---- */
 
 static struct wp_stmt *
@@ -1198,7 +1208,7 @@ on_committed(void *arg, int result, uint64_t index)
 	op = cl->wp->op;
 	switch (result)
 	{
-		case 0:					/* COMMIT_OK */
+		case PROXY_COMMIT_OK:
 			if (index > cl->last_write_index)
 				cl->last_write_index = index;
 			if (cl->forwarded_in && send_commit_index(cl, index) < 0)
@@ -1208,14 +1218,14 @@ on_committed(void *arg, int result, uint64_t index)
 				return;
 			op_finish(cl, PQ_TXN_IDLE);
 			break;
-		case 3:					/* COMMIT_REFUSED */
+		case PROXY_COMMIT_REFUSED:
 			op_set_error(op, SQLSTATE_SERIALIZATION,
 						 "could not commit: this node is no longer the primary; "
 						 "the transaction was rolled back");
 			{
-				char		sql[128];
+				char		sql[ROLLBACK_PREPARED_LEN];
 
-				snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", op->gid);
+				rollback_prepared_sql(sql, op->gid);
 				op->next = N_SEND_ERR;
 				op->rolling_back = true;
 				(void) query_to_backend(cl, sql, WP_SWALLOW);
@@ -1349,9 +1359,9 @@ static void
 held_committed(struct proxy_backend *be, int result)
 {
 	struct proxy_held *h = be->held;
-	char		sql[128];
+	char		sql[ROLLBACK_PREPARED_LEN];
 
-	if (result != 3)			/* not COMMIT_REFUSED */
+	if (result != PROXY_COMMIT_REFUSED)
 	{
 		pgq_info("proxy: transaction %s (its client is gone): %s", h->gid,
 				 result == 0 ? "committed" : "outcome unknown, resolved by the log");
@@ -1360,7 +1370,7 @@ held_committed(struct proxy_backend *be, int result)
 	}
 	pgq_info("proxy: transaction %s was refused by the log (this node is no longer the "
 			 "primary) and its client is gone: rolling it back", h->gid);
-	snprintf(sql, sizeof(sql), "ROLLBACK PREPARED '%s'", h->gid);
+	rollback_prepared_sql(sql, h->gid);
 	h->phase = H_ROLLING_BACK;
 	h->saw_error = false;
 	(void) held_query(be, sql);

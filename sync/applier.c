@@ -193,6 +193,25 @@ connect_db(struct applier *a, const char *db)
 	return conn;
 }
 
+/* Keep conn (taken) as the connection for database db. */
+static void
+add_dbconn(struct applier *a, const char *db, PGconn *conn)
+{
+	struct dbconn *d = &a->dbs[a->n_dbs++];
+
+	PGQ_ASSERT(a->n_dbs <= MAX_DATABASES);
+	snprintf(d->name, sizeof(d->name), "%s", db);
+	d->conn = conn;
+	d->cache = apply_cache_new(APPLIER_STMT_CACHE);
+}
+
+static void
+close_dbconn(struct dbconn *d)
+{
+	PQfinish(d->conn);
+	apply_cache_free(d->cache);
+}
+
 /* The connection for database db (connected on first use). */
 static PGconn *
 lookup_conn(struct applier *a, const char *db)
@@ -210,9 +229,7 @@ lookup_conn(struct applier *a, const char *db)
 	conn = connect_db(a, db);
 	if (conn == NULL)
 		return NULL;
-	snprintf(a->dbs[a->n_dbs].name, sizeof(a->dbs[0].name), "%s", db);
-	a->dbs[a->n_dbs].cache = apply_cache_new(APPLIER_STMT_CACHE);
-	a->dbs[a->n_dbs++].conn = conn;
+	add_dbconn(a, db, conn);
 	return conn;
 }
 
@@ -959,8 +976,7 @@ close_other_conns(struct applier *a, PGconn *keep)
 		}
 		if (a->origin_owner == a->dbs[i].conn)
 			a->origin_owner = NULL;
-		PQfinish(a->dbs[i].conn);
-		apply_cache_free(a->dbs[i].cache);
+		close_dbconn(&a->dbs[i]);
 	}
 	a->n_dbs = n;
 }
@@ -1277,10 +1293,8 @@ read_position(struct applier *a, uint64_t *applied, char *err, size_t errlen)
 		return -1;
 	}
 	*applied = lsn_to_index(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0));
-	snprintf(a->dbs[0].name, sizeof(a->dbs[0].name), "%s", PQgetvalue(res, 0, 1));
-	a->dbs[0].conn = conn;
-	a->dbs[0].cache = apply_cache_new(APPLIER_STMT_CACHE);
-	a->n_dbs = 1;
+	PGQ_ASSERT(a->n_dbs == 0);
+	add_dbconn(a, PQgetvalue(res, 0, 1), conn);
 	PQclear(res);
 	return 0;
 }
@@ -1408,10 +1422,7 @@ applier_stop(struct applier *a)
 	if (a->txn_conn != NULL)
 		PQclear(PQexec(a->txn_conn, "ROLLBACK"));
 	for (int i = 0; i < a->n_dbs; i++)
-	{
-		PQfinish(a->dbs[i].conn);
-		apply_cache_free(a->dbs[i].cache);
-	}
+		close_dbconn(&a->dbs[i]);
 	txn_sql_free(&a->sql);
 	free(a->iter);
 	free(a->conninfo);

@@ -14,11 +14,6 @@ source "$(dirname "$0")/../lib/cluster.sh"
 three_nodes_with_primary
 read -r -a nodes <<< "$PGQ_NODES"
 s=$(( p % 3 + 1 ))			# a secondary
-# release: end the server session holding the lock on rc (node s's server)
-release() {
-	server_psql "$s" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE relation = 'rc'::regclass AND mode = 'AccessExclusiveLock' AND granted" >/dev/null
-	kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
-}
 px() { psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${nodes[$1-1]##*:}" -U postgres -d postgres "${@:2}" 2>&1; }
 
 is "$(px "$p" -c "CREATE TABLE rc (id int PRIMARY KEY)")" "CREATE TABLE" "a table through the primary"
@@ -28,14 +23,7 @@ ok $? "node $s applied the table"
 
 # Hold node s's applier: a lock on its own server that the INSERT's apply waits for.
 lockdir=$(scratch_dir)
-server_psql "$s" -c "BEGIN" -c "LOCK TABLE rc IN ACCESS EXCLUSIVE MODE" \
-	-c "SELECT pg_sleep(1000)" > "$lockdir/lock.out" 2>&1 &
-lockpid=$!
-at_exit "kill $lockpid 2>/dev/null"
-for ((t = 0; t < 100; t++)); do
-	[[ $(server_psql "$s" -c "SELECT count(*) FROM pg_locks WHERE relation = 'rc'::regclass AND mode = 'AccessExclusiveLock' AND granted") == 1 ]] && break
-	sleep 0.1
-done
+hold_table "$s" rc
 is "$(px "$p" -c "INSERT INTO rc VALUES (1)")" "INSERT 0 1" "a write committed through the primary"
 
 is "$(px "$s" -c "SELECT count(*) FROM pg_class WHERE relname = 'rc'")" "1" \
@@ -59,7 +47,7 @@ done
 is "$state" "1" "session: the read waits, seen in pgquorum.sessions as 'waiting for apply'"
 kill -0 "$readpid" 2>/dev/null
 ok $? "session: the read has not returned while the apply is held"
-release
+release_table "$s" rc
 wait "$readpid"
 is "$(cat "$lockdir/session.out")" $'SET\nINSERT 0 1\n2' "session: once applied, the read returns both rows"
 
@@ -71,14 +59,7 @@ is "$out" "f" "wait_applied past the log returns false after its timeout"
 
 # A wait past read_consistency_timeout_ms: hold the applier again, write
 # and read with session.
-server_psql "$s" -c "BEGIN" -c "LOCK TABLE rc IN ACCESS EXCLUSIVE MODE" \
-	-c "SELECT pg_sleep(1000)" > "$lockdir/lock2.out" 2>&1 &
-lockpid=$!
-at_exit "kill $lockpid 2>/dev/null"
-for ((t = 0; t < 100; t++)); do
-	[[ $(server_psql "$s" -c "SELECT count(*) FROM pg_locks WHERE relation = 'rc'::regclass AND mode = 'AccessExclusiveLock' AND granted") == 1 ]] && break
-	sleep 0.1
-done
+hold_table "$s" rc
 is "$(px "$p" -c "INSERT INTO rc VALUES (2)")" "INSERT 0 1" "a second write through the primary"
 sed -i 's/^read_consistency_timeout_ms.*//' "$PGQ_DIR/node$s.conf"
 sed -i "s/^\[nodes\]/read_consistency_timeout_ms = 500\n[nodes]/" "$PGQ_DIR/node$s.conf"
@@ -94,6 +75,6 @@ out=$(psql -X -At -h 127.0.0.1 -p "${nodes[s-1]##*:}" -U postgres -d postgres \
 	-c "SELECT count(*) FROM rc" 2>&1)
 like "$out" "read_consistency session: this node has applied the log through index" \
 	"session: past read_consistency_timeout_ms the read fails"
-release
+release_table "$s" rc
 
 done_testing

@@ -21,7 +21,6 @@ o=$((s % 3 + 1))			# the other secondary
 [[ $o == "$p" ]] && o=$((o % 3 + 1))
 px() { timeout 20 psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${nodes[$1-1]##*:}" -U postgres -d postgres "${@:2}" 2>&1; }
 strong() { px "$s" -c "SET pgquorum.read_consistency = strong" "$@"; }
-locked() { server_psql "$s" -c "SELECT count(*) FROM pg_locks WHERE relation = 'hold'::regclass AND mode = 'AccessExclusiveLock' AND granted"; }
 
 is "$(px "$p" -c "CREATE TABLE sr (id int PRIMARY KEY)" -c "CREATE TABLE hold (id int PRIMARY KEY)")" \
 	$'CREATE TABLE\nCREATE TABLE' "two tables through the primary"
@@ -32,11 +31,7 @@ ok $? "node $s applied them"
 # lock on node s's server keeps it from writing; sr is not locked, so a
 # local read of it answers (without the uncommitted row).
 lockdir=$(scratch_dir)
-server_psql "$s" -c "BEGIN" -c "LOCK TABLE hold IN ACCESS EXCLUSIVE MODE" \
-	-c "SELECT pg_sleep(1000)" > "$lockdir/lock.out" 2>&1 &
-lockpid=$!
-at_exit "kill $lockpid 2>/dev/null"
-for ((t = 0; t < 100; t++)); do [[ $(locked) == 1 ]] && break; sleep 0.1; done
+hold_table "$s" hold
 is "$(px "$p" -c "BEGIN" -c "INSERT INTO sr VALUES (1)" -c "INSERT INTO hold VALUES (1)" -c "COMMIT")" \
 	$'BEGIN\nINSERT 0 1\nINSERT 0 1\nCOMMIT' "a transaction committed through the primary"
 sleep 0.5					# the commit index reaches node s; its apply blocks
@@ -92,8 +87,7 @@ PY
 is "$out" "1 1 1 1 0" "psycopg: strong reads with prepared statements run on the primary, local ones here"
 
 # Let the apply go on.
-server_psql "$s" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE relation = 'hold'::regclass AND mode = 'AccessExclusiveLock' AND granted" >/dev/null
-kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
+release_table "$s" hold
 is "$(strong -c "INSERT INTO sr VALUES (2)" -c "SELECT count(*) FROM sr")" $'SET\nINSERT 0 1\n2' \
 	"strong: a write through the secondary is forwarded, and the next read sees it"
 settle_all 30

@@ -122,3 +122,32 @@ no_prepared_left() {
 			"no prepared transaction is left on node $i"
 	done
 }
+
+# hold_table NODE TABLE: a session on NODE's own server holds TABLE in
+# ACCESS EXCLUSIVE mode, so that NODE's applier waits at its next write of
+# TABLE, until release_table; returns once the lock is granted (at most
+# 10 s; 1 if it was not).  Its psql's pid is $hold_pid.
+hold_table() {
+	local t
+	server_psql "$1" -c "BEGIN" -c "LOCK TABLE $2 IN ACCESS EXCLUSIVE MODE" \
+		-c "SELECT pg_sleep(1000)" >/dev/null 2>&1 &
+	hold_pid=$!
+	at_exit "kill $hold_pid 2>/dev/null"
+	for ((t = 0; t < 100; t++)); do
+		[[ $(table_locked "$1" "$2") == 1 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# table_locked NODE TABLE: 1 while a session holds TABLE's exclusive lock.
+table_locked() {
+	server_psql "$1" -c "SELECT count(*) FROM pg_locks WHERE relation = '$2'::regclass AND mode = 'AccessExclusiveLock' AND granted"
+}
+
+# release_table NODE TABLE: end the session hold_table started.
+release_table() {
+	server_psql "$1" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE relation = '$2'::regclass AND mode = 'AccessExclusiveLock' AND granted" >/dev/null
+	kill "$hold_pid" 2>/dev/null
+	wait "$hold_pid" 2>/dev/null
+}
