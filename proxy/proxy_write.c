@@ -747,18 +747,21 @@ op_add(struct wp_op *op, enum step_kind kind, const void *data, size_t len, bool
 	"AND pg_catalog.pg_has_role(c.relowner, 'USAGE') " \
 	"AND (c.relreplident = 'd') <> EXISTS (SELECT 1 FROM pg_catalog.pg_index i " \
 	"WHERE i.indrelid = c.oid AND i.indisprimary) " \
-	"LOOP EXECUTE r.q; " \
+	"LOOP PERFORM pg_catalog.set_config('" SQL_DDL_NESTED_OK "', 'ok', true); " \
+	"EXECUTE r.q; PERFORM pg_catalog.set_config('" SQL_DDL_NESTED_OK "', '', true); " \
 	"PERFORM pg_catalog.pg_logical_emit_message(true, 'pgquorum.ddl', r.q); " \
 	"END LOOP; END$pgq$"
 
 /*
- * SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'<text>') (unless
- * !emit); then the replica identity fix-up, in one round trip.
+ * The DDL's session context and SELECT pg_logical_emit_message(true,
+ * 'pgquorum.ddl', E'<text>') (unless !emit); then the replica identity
+ * fix-up, in one round trip.
  */
 static bool
 op_add_ddl(struct wp_op *op, const char *text, size_t len, bool emit)
 {
-	static const char pre[] = "SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'";
+	static const char pre[] = SQL_DDL_CONTEXT_EMIT "; "
+		"SELECT pg_logical_emit_message(true, 'pgquorum.ddl', E'";
 	static const char post[] = "'); " WP_REPLIDENT_SQL;
 	char	   *q = malloc(sizeof(pre) + 2 * len + sizeof(post));
 	size_t		k = 0;

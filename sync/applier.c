@@ -24,6 +24,7 @@
 
 #include "common/pgq_assert.h"
 #include "common/pgq_log.h"
+#include "sql/sql_ddl.h"
 #include "sync/applier.h"
 #include "sync/apply_cache.h"
 #include "sync/txn_apply_sql.h"
@@ -755,27 +756,72 @@ commit_ours(struct applier *a, PGconn *conn, const struct txn_entry *e, uint64_t
 	return rc > 0 ? commit_prepared(a, conn, e, index, false) : rc;
 }
 
+/*
+ * Back from a DDL statement's session context (sql/sql_ddl.h) to the
+ * applier's own: SET LOCAL, as the context was, and the two settings
+ * connect_db sets for the session come back as it set them.
+ */
+#define CONTEXT_RESET_ONE(g) "SET LOCAL " g " TO DEFAULT; "
+static const char context_reset[] = "RESET ROLE; " SQL_DDL_CONTEXT_GUCS(CONTEXT_RESET_ONE)
+	"SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = postgres";
+
+static bool
+is_context(const struct txn_change *c)
+{
+	return c->kind == TXN_CH_DDL && c->ddl.len >= strlen(SQL_DDL_CONTEXT_MARK) &&
+		memcmp(c->ddl.p, SQL_DDL_CONTEXT_MARK, strlen(SQL_DDL_CONTEXT_MARK)) == 0;
+}
+
+/*
+ * The changes of e in order.  A context message holds for the one DDL
+ * statement after it (entries logged before contexts were carried have
+ * none, and their DDL runs in the applier's context as it always did).
+ */
 static int
 apply_changes(struct applier *a, PGconn *conn, const struct txn_entry *e)
 {
 	struct txn_change c;
 	const char *err = NULL;
+	bool		in_context = false;
 	int			rc;
 
 	txn_change_iter_init(a->iter, e);
 	while ((rc = txn_change_next(a->iter, &c, &err)) == 1)
 	{
+		bool		context = is_context(&c);
+
+		if (in_context && (c.kind != TXN_CH_DDL || context))
+		{
+			/* a context without its statement: nothing runs in it */
+			if (exec(a, conn, context_reset, PGRES_COMMAND_OK) < 0)
+				return -1;
+			in_context = false;
+		}
 		err = txn_sql_change(&a->sql, e, &c);
 		if (err != NULL)
 		{
 			fail(a, "cannot apply a change: %s", err);
 			return -1;
 		}
-		if (run_sql(a, conn) < 0 || (c.kind == TXN_CH_DDL && forget_statements(a, conn) < 0))
+		if (run_sql(a, conn) < 0)
 			return -1;
+		if (context)
+		{
+			in_context = true;
+			continue;
+		}
+		if (c.kind != TXN_CH_DDL)
+			continue;
+		if (forget_statements(a, conn) < 0)
+			return -1;
+		if (in_context && exec(a, conn, context_reset, PGRES_COMMAND_OK) < 0)
+			return -1;
+		in_context = false;
 	}
 	if (rc < 0)
 		fail(a, "malformed changes: %s", err);
+	if (in_context && exec(a, conn, context_reset, PGRES_COMMAND_OK) < 0)
+		return -1;
 	return rc;
 }
 

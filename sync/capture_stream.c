@@ -14,6 +14,7 @@
 #include "common/pgq_assert.h"
 #include "common/pgq_bytes.h"
 #include "common/pgq_log.h"
+#include "sql/sql_ddl.h"
 #include "sync/capture_stream.h"
 
 /* CopyData message codes of the streaming replication protocol. */
@@ -24,7 +25,7 @@
 #define KEEPALIVE_SIZE		18
 #define STATUS_SIZE			34
 #define PG_EPOCH_OFFSET_S	946684800.0 /* 2000-01-01 in Unix time */
-#define SQL_MAX				512
+#define SQL_MAX				2048
 
 /* A delivered chunk that our log has not persisted yet. */
 struct backlog_item
@@ -74,8 +75,47 @@ struct capture_stream
 
 	int			depth;			/* callbacks on the stack */
 	bool		free_pending;
+	bool		need_publication;	/* set-up: what the database lacks */
+	bool		need_guard;
 	char		err[512];
 };
+
+/*
+ * The nested-DDL guard (sql/sql_ddl.h, SQL_DDL_NESTED_OK; docs/sql.md,
+ * "DDL inside functions and DO blocks"): at the end of a DDL command or a
+ * drop, a call stack deeper than the trigger's own frame means it ran
+ * inside a function or DO block.  Left alone: temporary objects (never
+ * replicated; GRANT/REVOKE once the session has any), and the commands of an extension's script (CREATE
+ * EXTENSION itself is carried and runs the script on every node).  Every
+ * node's capture installs it alike, so the servers' schemas stay equal.
+ */
+#define NESTED_DDL_TRIGGER "pgquorum_nested_ddl"
+static const char nested_ddl_guard[] =
+	"CREATE SCHEMA IF NOT EXISTS _pgquorum; "
+	"CREATE OR REPLACE FUNCTION _pgquorum.refuse_nested_ddl() RETURNS event_trigger "
+	"LANGUAGE plpgsql SET search_path = pg_catalog AS $pgq$DECLARE stack text; BEGIN "
+	"IF current_setting('" SQL_DDL_NESTED_OK "', true) = 'ok' THEN RETURN; END IF; "
+	"GET DIAGNOSTICS stack = PG_CONTEXT; "
+	"IF strpos(stack, E'\\n') = 0 THEN RETURN; END IF; "
+	"IF TG_EVENT = 'sql_drop' THEN "
+	"IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d "
+	"WHERE NOT d.is_temporary) THEN RETURN; END IF; "
+	"ELSIF tg_tag LIKE 'DROP %' THEN RETURN; "	/* sql_drop decides */
+	/* a GRANT does not name its object here: after temporary objects in
+	 * this session, it may be on one of them (pgTAP's plan() does so) */
+	"ELSIF tg_tag IN ('GRANT', 'REVOKE') AND pg_my_temp_schema() <> 0 THEN RETURN; "
+	"ELSIF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c WHERE c.in_extension) "
+	"OR (EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()) AND NOT EXISTS "
+	"(SELECT 1 FROM pg_event_trigger_ddl_commands() c "
+	"WHERE c.schema_name IS DISTINCT FROM 'pg_temp')) THEN RETURN; END IF; "
+	"RAISE EXCEPTION 'pgquorum cannot replicate % run inside a function or DO block', tg_tag "
+	"USING ERRCODE = 'feature_not_supported', DETAIL = 'pgquorum carries the DDL statements "
+	"of a client''s query as they were sent; this one is not one of them, so the other nodes "
+	"would never run it.', HINT = 'Run the DDL as a statement of its own.'; END$pgq$; "
+	"CREATE EVENT TRIGGER " NESTED_DDL_TRIGGER " ON ddl_command_end "
+	"EXECUTE FUNCTION _pgquorum.refuse_nested_ddl(); "
+	"CREATE EVENT TRIGGER " NESTED_DDL_TRIGGER "_drop ON sql_drop "
+	"EXECUTE FUNCTION _pgquorum.refuse_nested_ddl()";
 
 static const char *const state_names[CAPTURE_ST_COUNT] = {
 	"idle", "connecting", "check-publication", "create-publication",
@@ -397,12 +437,15 @@ next_step(struct capture_stream *cs, enum capture_stream_state st)
 	switch (st)
 	{
 		case CAPTURE_ST_CHECK_PUBLICATION:
-			snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_catalog.pg_publication "
-					 "WHERE pubname = '%s'", cs->publication);
+			snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication "
+					 "WHERE pubname = '%s'), EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger "
+					 "WHERE evtname = '" NESTED_DDL_TRIGGER "')", cs->publication);
 			break;
 		case CAPTURE_ST_CREATE_PUBLICATION:
-			snprintf(sql, sizeof(sql), "CREATE PUBLICATION \"%s\" FOR ALL TABLES",
-					 cs->publication);
+			snprintf(sql, sizeof(sql), "%s%s%s%s", cs->need_publication ? "CREATE PUBLICATION \"" : "",
+					 cs->need_publication ? cs->publication : "",
+					 cs->need_publication ? "\" FOR ALL TABLES; " : "",
+					 cs->need_guard ? nested_ddl_guard : "");
 			break;
 		case CAPTURE_ST_CHECK_SLOT:
 			snprintf(sql, sizeof(sql), "SELECT plugin, two_phase, database = "
@@ -451,7 +494,12 @@ step_result(struct capture_stream *cs, PGresult *r)
 	switch (cs->state)
 	{
 		case CAPTURE_ST_CHECK_PUBLICATION:
-			return PQntuples(r) ? CAPTURE_ST_CHECK_SLOT : CAPTURE_ST_CREATE_PUBLICATION;
+			if (PQntuples(r) != 1 || PQnfields(r) != 2)
+				return CAPTURE_ST_FAILED;
+			cs->need_publication = strcmp(PQgetvalue(r, 0, 0), "t") != 0;
+			cs->need_guard = strcmp(PQgetvalue(r, 0, 1), "t") != 0;
+			return cs->need_publication || cs->need_guard ?
+				CAPTURE_ST_CREATE_PUBLICATION : CAPTURE_ST_CHECK_SLOT;
 		case CAPTURE_ST_CREATE_PUBLICATION:
 			return CAPTURE_ST_CHECK_SLOT;
 		case CAPTURE_ST_CHECK_SLOT:
@@ -479,7 +527,10 @@ start_streaming(struct capture_stream *cs)
 	read_stream(cs);
 }
 
-/* Results of a set-up query; each step has exactly one non-NULL result. */
+/*
+ * Results of a set-up query: one non-NULL result per step, but one per
+ * statement of CREATE_PUBLICATION's (the first failure decides).
+ */
 static void
 read_setup(struct capture_stream *cs)
 {
@@ -488,7 +539,12 @@ read_setup(struct capture_stream *cs)
 
 	while (!PQisBusy(cs->conn) && (r = PQgetResult(cs->conn)) != NULL)
 	{
-		PGQ_ASSERT(next == CAPTURE_ST_IDLE);
+		PGQ_ASSERT(next == CAPTURE_ST_IDLE || cs->state == CAPTURE_ST_CREATE_PUBLICATION);
+		if (next == CAPTURE_ST_FAILED)
+		{
+			PQclear(r);
+			continue;
+		}
 		cs->err[0] = '\0';
 		next = step_result(cs, r);
 		if (next == CAPTURE_ST_FAILED && cs->err[0] == '\0')
