@@ -143,9 +143,13 @@ sync_core_read_index(struct sync_core *core, uint64_t ctx, struct sync_update *u
 void
 read_handle_request(struct sync_core *c, const struct sync_msg *m)
 {
-	int			err = SYNC_ERR_NOT_PRIMARY;
+	int			err;
 
-	if (c->role == SYNC_PRIMARY && repl_peer(c, m->from) != NULL)
+	if (c->role != SYNC_PRIMARY)
+		err = SYNC_ERR_NOT_PRIMARY;
+	else if (repl_peer(c, m->from) == NULL)
+		err = SYNC_ERR_UNKNOWN_NODE;
+	else
 		err = read_start_primary(c, m->hint_index, m->from);
 	if (err == SYNC_OK)
 		return;
