@@ -758,11 +758,15 @@ test_copy_needed(void **state)
 
 /* ---- ReadIndex ---- */
 
+/* Ask as the drivers do: the core's clock brought to now first (a read's
+ * deadline runs from it). */
 static int
 read_index(uint64_t id, uint64_t ctx)
 {
-	int			rc = sync_core_read_index(nodes[id].core, ctx, &nodes[id].u);
+	int			rc;
 
+	tick(id);
+	rc = sync_core_read_index(nodes[id].core, ctx, &nodes[id].u);
 	apply(&nodes[id], &nodes[id].u);
 	return rc;
 }
@@ -934,11 +938,18 @@ test_read_stepdown_refuses(void **state)
 	elect(1);
 	assert_int_equal(read_index(1, 3), SYNC_OK);
 	assert_int_equal(read_index(2, 4), SYNC_OK);
-	assert_true(nodes[1].u.next_tick_ms <= now_ms + 1000);
+	assert_true(nodes[2].u.next_tick_ms <= now_ms + 1000);	/* its deadline */
 	qn = 0;						/* everything lost */
-	now_ms += 1000;
+	now_ms += 999;
 	tick(1);
 	tick(2);
+	assert_int_equal(n_got[1] + n_got[2], 0);
+	now_ms += 1;
+	tick(1);
+	tick(2);
+	/* nobody changed role: the deadline refused them */
+	assert_int_equal(status(1).role, SYNC_PRIMARY);
+	assert_int_equal(status(2).leader_id, 1);
 	assert_false(answer(1, 3)->ok);
 	assert_false(answer(2, 4)->ok);
 	free_cluster();
