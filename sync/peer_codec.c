@@ -15,12 +15,12 @@
 #define EXT_HEADER_SIZE 4
 
 static size_t
-ext_size(const struct sync_msg_ext *ext)
+ext_size(const struct sync_msg *msg, const struct sync_msg_ext *ext)
 {
-	size_t		size = 0;
+	size_t		size = msg->round != 0 ? EXT_HEADER_SIZE + 8 : 0;
 
 	if (ext == NULL)
-		return 0;
+		return size;
 	if (ext->has_applied)
 		size += EXT_HEADER_SIZE + 8;
 	if (ext->has_floor)
@@ -33,7 +33,7 @@ ext_size(const struct sync_msg_ext *ext)
 size_t
 sync_msg_encoded_size_ext(const struct sync_msg *msg, const struct sync_msg_ext *ext)
 {
-	size_t		size = SYNC_MSG_HEADER_SIZE + ext_size(ext);
+	size_t		size = SYNC_MSG_HEADER_SIZE + ext_size(msg, ext);
 
 	for (uint32_t i = 0; i < msg->n_entries; i++)
 		size += SYNC_ENTRY_HEADER_SIZE + msg->entries[i].len;
@@ -56,22 +56,28 @@ put_ext(uint8_t *p, uint16_t tag, const void *value, uint16_t len)
 }
 
 static uint8_t *
-encode_ext(const struct sync_msg_ext *ext, uint8_t *p)
+put_ext_u64(uint8_t *p, uint16_t tag, uint64_t value)
 {
 	uint8_t		v[8];
 
+	pgq_put_u64(v, value);
+	return put_ext(p, tag, v, 8);
+}
+
+static uint8_t *
+encode_ext(const struct sync_msg *msg, const struct sync_msg_ext *ext, uint8_t *p)
+{
+	if (msg->round != 0)
+	{
+		PGQ_ASSERT(msg->type == SYNC_MSG_APPEND || msg->type == SYNC_MSG_APPEND_RESP);
+		p = put_ext_u64(p, SYNC_EXT_ROUND, msg->round);
+	}
 	if (ext == NULL)
 		return p;
 	if (ext->has_applied)
-	{
-		pgq_put_u64(v, ext->applied);
-		p = put_ext(p, SYNC_EXT_APPLIED, v, 8);
-	}
+		p = put_ext_u64(p, SYNC_EXT_APPLIED, ext->applied);
 	if (ext->has_floor)
-	{
-		pgq_put_u64(v, ext->floor);
-		p = put_ext(p, SYNC_EXT_FLOOR, v, 8);
-	}
+		p = put_ext_u64(p, SYNC_EXT_FLOOR, ext->floor);
 	if (ext->source != NULL)
 	{
 		PGQ_ASSERT(ext->source_len >= 1 && ext->source_len <= SYNC_EXT_SOURCE_MAX);
@@ -109,7 +115,7 @@ sync_msg_encode_ext(const struct sync_msg *msg, const struct sync_msg_ext *ext,
 			memcpy(p, e->payload, e->len);
 		p += e->len;
 	}
-	p = encode_ext(ext, p);
+	p = encode_ext(msg, ext, p);
 	PGQ_ASSERT((size_t) (p - out) == sync_msg_encoded_size_ext(msg, ext));
 }
 
@@ -146,12 +152,31 @@ decode_entries(struct pgq_reader *r, struct sync_msg *msg, struct sync_entry *en
 	return NULL;
 }
 
-/* One extension field into ext (which may be NULL: checked only). */
+/* The round of ReadIndex, into msg->round. */
 static const char *
-decode_one_ext(uint16_t tag, const uint8_t *v, uint16_t len, struct sync_msg_ext *ext)
+decode_round(const uint8_t *v, uint16_t len, struct sync_msg *msg)
+{
+	if (len != 8)
+		return "a round field is not 8 bytes";
+	if (msg->type != SYNC_MSG_APPEND && msg->type != SYNC_MSG_APPEND_RESP)
+		return "a round field in a message that carries none";
+	if (msg->round != 0)
+		return "an extension field is given twice";
+	msg->round = pgq_get_u64(v);
+	if (msg->round == 0)
+		return "a round field is zero (it is sent only when nonzero)";
+	return NULL;
+}
+
+/* One extension field into msg or ext. */
+static const char *
+decode_one_ext(uint16_t tag, const uint8_t *v, uint16_t len, struct sync_msg *msg,
+			   struct sync_msg_ext *ext)
 {
 	switch (tag)
 	{
+		case SYNC_EXT_ROUND:
+			return decode_round(v, len, msg);
 		case SYNC_EXT_APPLIED:
 		case SYNC_EXT_FLOOR:
 			if (len != 8)
@@ -183,7 +208,7 @@ decode_one_ext(uint16_t tag, const uint8_t *v, uint16_t len, struct sync_msg_ext
 }
 
 static const char *
-decode_ext(struct pgq_reader *r, struct sync_msg_ext *ext)
+decode_ext(struct pgq_reader *r, struct sync_msg *msg, struct sync_msg_ext *ext)
 {
 	while (pgq_reader_left(r) > 0)
 	{
@@ -194,7 +219,7 @@ decode_ext(struct pgq_reader *r, struct sync_msg_ext *ext)
 
 		if (r->error)
 			return "an extension field is cut short";
-		if ((err = decode_one_ext(tag, v, len, ext)) != NULL)
+		if ((err = decode_one_ext(tag, v, len, msg, ext)) != NULL)
 			return err;
 	}
 	return NULL;
@@ -203,7 +228,7 @@ decode_ext(struct pgq_reader *r, struct sync_msg_ext *ext)
 static bool
 known_type(uint32_t type)
 {
-	return (type >= SYNC_MSG_APPEND && type <= SYNC_MSG_TIMEOUT_NOW) ||
+	return (type >= SYNC_MSG_APPEND && type <= SYNC_MSG_READ_INDEX_RESP) ||
 		(type >= SYNC_NODE_MSG_REBUILD && type <= SYNC_NODE_MSG_TERM);
 }
 
@@ -243,7 +268,7 @@ sync_msg_decode_ext(const uint8_t *buf, size_t len, struct sync_msg *msg,
 		return "entry index overflows";
 	err = decode_entries(&r, msg, entries);
 	if (err == NULL)
-		err = decode_ext(&r, ext);
+		err = decode_ext(&r, msg, ext);
 	if (err != NULL)
 		return err;
 	PGQ_ASSERT(pgq_reader_done(&r));

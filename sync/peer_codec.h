@@ -20,8 +20,11 @@
  *				compact its log below it (docs/design.md, "Compaction")
  *	3 SOURCE	1..1024 bytes, no NUL: a libpq conninfo (REBUILD): the server
  *				to copy with pg_basebackup
+ *	4 ROUND		u64, nonzero: sync_msg.round (APPEND, APPEND_RESP only), the
+ *				read round of ReadIndex; sent only when nonzero, so a frame
+ *				without it means round 0 (sync/core/sync_core.h, READS)
  *
- * Besides the core's types (1..7), the node loops exchange their own
+ * Besides the core's types (1..9), the node loops exchange their own
  * messages, which never reach the core (sync/sync_node.c, "Rebuild"):
  *	64 REBUILD	  primary -> member: the entries after your log were compacted;
  *				  index = the lowest index a copy must cover, SOURCE = where
@@ -31,6 +34,7 @@
  *				  only by a node whose log holds it at or below its commit
  *
  * A message is valid when its type is known, only APPEND carries entries,
+ * only APPEND and APPEND_RESP a round,
  * n_entries is within the receiver's bound, each entry's type is known,
  * entry indexes run consecutively from index + 1 with terms that never
  * decrease and never exceed the message's term, the extension fields are
@@ -59,9 +63,13 @@ enum sync_node_msg_type
 #define SYNC_EXT_APPLIED 1
 #define SYNC_EXT_FLOOR 2
 #define SYNC_EXT_SOURCE 3
+#define SYNC_EXT_ROUND 4
 #define SYNC_EXT_SOURCE_MAX 1024
 
-/* Extension fields; a zero has_ flag or NULL source: absent. */
+/*
+ * Extension fields the node adds (the core's own, ROUND, travels in
+ * struct sync_msg); a zero has_ flag or NULL source: absent.
+ */
 struct sync_msg_ext
 {
 	bool		has_applied;

@@ -120,6 +120,8 @@ struct sync_node
 	void	   *rebuild_arg;
 	sync_node_demoted_cb demoted_cb;	/* the primary role was lost */
 	void	   *demoted_arg;
+	sync_node_read_cb read_cb;	/* answers to sync_node_read_index */
+	void	   *read_arg;
 	uint64_t	rebuild_warned_ms;
 	uint64_t	install_index;	/* nonzero: no core yet; waiting for the
 								 * term of this index to install a copy */
@@ -561,6 +563,24 @@ send_rebuild(struct sync_node *node, uint64_t peer, uint64_t min_index)
 	send_node_msg(node, peer, SYNC_NODE_MSG_REBUILD, min_index, 0, &ext);
 }
 
+/*
+ * Answers to reads asked here, after the update is done: copied first, as
+ * the core's array lasts only until the next call into it, and a callback
+ * may ask again.
+ */
+static void
+answer_reads(struct sync_node *node, const struct sync_update *u)
+{
+	struct sync_read reads[SYNC_MAX_READS + 1];
+	uint32_t	n = u->n_reads;
+
+	PGQ_ASSERT(n <= PGQ_LENGTHOF(reads));
+	PGQ_ASSERT(n == 0 || node->read_cb != NULL);
+	memcpy(reads, u->reads, n * sizeof(reads[0]));
+	for (uint32_t i = 0; i < n; i++)
+		node->read_cb(node->read_arg, reads[i].ctx, reads[i].ok, reads[i].index);
+}
+
 static void
 handle_update(struct sync_node *node, struct sync_update *u)
 {
@@ -579,6 +599,21 @@ handle_update(struct sync_node *node, struct sync_update *u)
 	arm_tick(node, u->next_tick_ms);
 	release_reads(node);
 	node->in_update = false;
+	answer_reads(node, u);
+}
+
+/*
+ * The core's clock moves only with ticks: bring it to now before a call
+ * whose decision depends on the time (the leader lease on a pre-vote, a
+ * read's deadline), not on the time of the last timer.
+ */
+static void
+tick_now(struct sync_node *node)
+{
+	struct sync_update u;
+
+	sync_core_tick(node->core, now_ms(), &u);
+	handle_update(node, &u);
 }
 
 /* Primary: the lowest applied index of all members (0 for one not heard). */
@@ -882,13 +917,7 @@ on_peer_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
 		return;					/* installing a copy */
 	if (msg.type == SYNC_MSG_APPEND_RESP && ext.has_applied && member(node, from) != NULL)
 		member(node, from)->applied = ext.applied;
-	/*
-	 * The core's clock moves only with ticks: bring it to now first, so
-	 * that a decision such as the leader lease on a pre-vote is taken on
-	 * the current time, not on the time of the last timer.
-	 */
-	sync_core_tick(node->core, now_ms(), &u);
-	handle_update(node, &u);
+	tick_now(node);
 	sync_core_step(node->core, &msg, &u);
 	handle_update(node, &u);
 	if (msg.type == SYNC_MSG_APPEND && ext.has_floor && node->leader == from &&
@@ -1057,6 +1086,13 @@ sync_node_set_demoted(struct sync_node *node, sync_node_demoted_cb cb, void *arg
 	node->demoted_arg = arg;
 }
 
+void
+sync_node_set_read_cb(struct sync_node *node, sync_node_read_cb cb, void *arg)
+{
+	node->read_cb = cb;
+	node->read_arg = arg;
+}
+
 /* Our own server, as others reach it for a copy. */
 static int
 set_source(struct sync_node *node, char *err, size_t errlen)
@@ -1186,6 +1222,34 @@ sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen
 		return -1;
 	}
 	rc = sync_core_transfer_leadership(node->core, to, &u);
+	if (rc != SYNC_OK)
+	{
+		snprintf(err, errlen, "%s", sync_err_name(rc));
+		return -1;
+	}
+	handle_update(node, &u);
+	return 0;
+}
+
+int
+sync_node_read_index(struct sync_node *node, uint64_t ctx, char *err, size_t errlen)
+{
+	struct sync_update u;
+	int			rc;
+
+	PGQ_ASSERT(node->read_cb != NULL);
+	if (node->core == NULL)
+	{
+		snprintf(err, errlen, "this node is installing a copy of the data");
+		return -1;
+	}
+	tick_now(node);				/* the read's deadline runs from now */
+	rc = sync_core_read_index(node->core, ctx, &u);
+	if (rc == SYNC_ERR_NOT_PRIMARY)
+	{
+		snprintf(err, errlen, "no primary is known now (an election may be under way)");
+		return -1;
+	}
 	if (rc != SYNC_OK)
 	{
 		snprintf(err, errlen, "%s", sync_err_name(rc));

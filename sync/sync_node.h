@@ -14,6 +14,8 @@
  *	sync_node_primary_term - the current term while primary, else 0
  *	sync_node_read		- copy one entry of the log (for checks and tools)
  *	sync_node_transfer	- ask the primary to hand leadership to a node
+ *	sync_node_read_index - ask for a read index (linearizable reads)
+ *	sync_node_set_read_cb - who to call with the answers to read_index
  *	sync_node_set_rebuild - who to call when this node must be rebuilt
  *	sync_node_set_demoted - who to call when this node stops being the primary
  *	sync_node_add		- add a configured node as a learner, or promote one
@@ -39,6 +41,15 @@
  * applied index (REBUILT / TERM), resets itself to start there, and only
  * then boots the core.  The same happens at any start where the server has
  * applied more than the log holds.
+ *
+ * Linearizable reads (ReadIndex, sync/core/sync_core.h READS): on any
+ * node, sync_node_read_index(ctx) asks the primary (itself, or through a
+ * READ_INDEX message) for a read index, an index at least every index
+ * committed before the call.  The answer comes to the read callback,
+ * exactly once per accepted ask: ok with the index, or not ok (leadership
+ * or the primary changed, or no answer within an election timeout: ask
+ * again).  A strong read then waits until this node's applied index
+ * (sync_node_status) reaches the index, and reads its own server.
  *
  * Everything runs on the caller's libev loop.  Fsync work happens on the
  * log's writer thread; only a vote/term change (hard state) and a suffix
@@ -130,6 +141,14 @@ typedef void (*sync_node_rebuild_cb) (void *arg, uint64_t from, uint64_t min_ind
  */
 typedef void (*sync_node_demoted_cb) (void *arg);
 
+/*
+ * The answer to sync_node_read_index(ctx): ok with the read index, or not
+ * ok (refused: ask again).  Called on the loop, outside the node's update,
+ * possibly before sync_node_read_index returns; it may ask again, but must
+ * not stop the node.
+ */
+typedef void (*sync_node_read_cb) (void *arg, uint64_t ctx, bool ok, uint64_t index);
+
 /* sync_node_start flags */
 #define SYNC_NODE_INSTALL 0x1	/* the local server was just copied from
 								 * another node: applied starts the log */
@@ -148,6 +167,8 @@ void		sync_node_set_rebuild(struct sync_node *node, sync_node_rebuild_cb cb,
 								  void *arg);
 void		sync_node_set_demoted(struct sync_node *node, sync_node_demoted_cb cb,
 								  void *arg);
+/* Set once before the first sync_node_read_index. */
+void		sync_node_set_read_cb(struct sync_node *node, sync_node_read_cb cb, void *arg);
 /* The applier has applied (durably) through index. */
 void		sync_node_applied(struct sync_node *node, uint64_t index);
 /*
@@ -166,6 +187,15 @@ long		sync_node_read(struct sync_node *node, uint64_t index, uint64_t *term,
 						   uint32_t *type, void *buf, size_t cap);
 /* 0 when the transfer started; else a message in err. */
 int			sync_node_transfer(struct sync_node *node, uint64_t to, char *err, size_t errlen);
+/*
+ * Ask for a read index; ctx is the caller's, given back to the read
+ * callback.  0: asked, the callback runs exactly once (maybe before this
+ * returns), unless the node stops first.  -1: refused now (no primary
+ * known, a leadership transfer in progress, too many reads pending, a
+ * copy being installed), with a message in err; the callback never runs.
+ */
+int			sync_node_read_index(struct sync_node *node, uint64_t ctx,
+								 char *err, size_t errlen);
 /*
  * Membership, primary only, one change at a time (the core's rules).  add:
  * a node of the [nodes] section that is not a member becomes a learner; a

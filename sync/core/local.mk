@@ -4,4 +4,5 @@ noinst_LIBRARIES += sync/core/libpgq_sync_core.a
 sync_core_libpgq_sync_core_a_SOURCES = \
 	sync/core/sync_core.h sync/core/sync_core_int.h \
 	sync/core/sync_core.c sync/core/sync_elect.c sync/core/sync_repl.c \
-	sync/core/sync_follow.c sync/core/sync_primary.c sync/core/sync_config.c
+	sync/core/sync_follow.c sync/core/sync_primary.c sync/core/sync_read.c \
+	sync/core/sync_config.c

@@ -106,6 +106,8 @@ sync_msg_type_name(uint32_t type)
 		[SYNC_MSG_PRE_VOTE] = "PRE_VOTE",
 		[SYNC_MSG_PRE_VOTE_RESP] = "PRE_VOTE_RESP",
 		[SYNC_MSG_TIMEOUT_NOW] = "TIMEOUT_NOW",
+		[SYNC_MSG_READ_INDEX] = "READ_INDEX",
+		[SYNC_MSG_READ_INDEX_RESP] = "READ_INDEX_RESP",
 	};
 
 	if (type >= PGQ_LENGTHOF(names) || names[type] == NULL)

@@ -176,6 +176,7 @@ core_begin(struct sync_core *c, struct sync_update *u)
 	u->entries = c->persist;
 	u->msgs = c->msgs;
 	u->copies = c->copies;
+	u->reads = c->read_out;
 	c->u = u;
 	c->n_out_entries = 0;
 	c->hs_dirty = false;
@@ -198,12 +199,17 @@ core_next_tick(const struct sync_core *c)
 	 * of that message rather than from whenever the next timer fires.
 	 */
 	if (c->role != SYNC_PRIMARY)
-		return c->reset_at_tick ? c->now_ms : c->election_deadline;
-	t = c->heartbeat_deadline;
-	if (c->opts.check_quorum && c->quorum_deadline < t)
-		t = c->quorum_deadline;
-	if (c->transfer_to != 0 && c->transfer_deadline < t)
-		t = c->transfer_deadline;
+		t = c->reset_at_tick ? c->now_ms : c->election_deadline;
+	else
+	{
+		t = c->heartbeat_deadline;
+		if (c->opts.check_quorum && c->quorum_deadline < t)
+			t = c->quorum_deadline;
+		if (c->transfer_to != 0 && c->transfer_deadline < t)
+			t = c->transfer_deadline;
+	}
+	if (read_next_deadline(c) < t)
+		t = read_next_deadline(c);
 	return t;
 }
 
@@ -215,6 +221,7 @@ core_end(struct sync_core *c)
 	PGQ_ASSERT(c->commit <= c->last_index || c->last_index < c->first_index);
 	PGQ_ASSERT(c->persisted <= c->last_index);
 	PGQ_ASSERT(c->commit >= c->prev_commit);
+	read_sweep(c);
 	if (c->hs_dirty)
 	{
 		u->hard_state_changed = true;
@@ -422,7 +429,8 @@ out_copy_request(struct sync_core *c, uint64_t peer, uint64_t min_index)
 
 /* ---- interface routines ---- */
 
-static void
+/* End of a call: the primary flushes (commit, sends, reads), then core_end. */
+void
 core_finish(struct sync_core *c)
 {
 	if (c->role == SYNC_PRIMARY)

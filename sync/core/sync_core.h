@@ -24,6 +24,7 @@
  *	sync_core_add_learner	- add a non-voting node (config entry)
  *	sync_core_promote		- make a caught-up learner a voter (config entry)
  *	sync_core_remove_node	- remove a node, maybe the primary itself
+ *	sync_core_read_index	- ask for a read index (linearizable read, ReadIndex)
  *	sync_core_compacted		- the caller removed the log prefix before an index
  *	sync_core_copy_done		- (primary) a data copy to a peer finished or failed
  *	sync_core_copy_installed - (any) this node installed a data copy
@@ -47,14 +48,15 @@
  *	  5. apply committed entries up to min(commit_index, locally persisted
  *		 index); the applied index must be durable with what was applied;
  *	  6. start a data copy for each of copies[0..n_copies) (primary only);
- *	  7. call sync_core_tick again no later than next_tick_ms.
+ *	  7. answer reads[0..n_reads) (see READS);
+ *	  8. call sync_core_tick again no later than next_tick_ms.
  *	Role and term changes are reported for information (answer pending
  *	clients with an error when the role leaves SYNC_PRIMARY).
  *
  * OWNERSHIP AND LIFETIMES
  *	- struct sync_core: owned by the caller from create to destroy.
- *	- Arrays in struct sync_update (entries, msgs, msgs[i].entries, copies)
- *	  live in the core and are valid until the next call into that core.
+ *	- Arrays in struct sync_update (entries, msgs, msgs[i].entries, copies,
+ *	  reads) live in the core and are valid until the next call into that core.
  *	- Payload pointers (sync_entry.payload) in an update are borrowed: each
  *	  points into (a) the payloads given to sync_core_propose in this call,
  *	  (b) the entries of the message given to sync_core_step in this call,
@@ -77,6 +79,39 @@
  *	Entries before the first available index (sync_core_compacted) are
  *	gone: a peer that needs them is reported in update.copies.
  *
+ * READS (Raft's ReadIndex, no lease)
+ *	sync_core_read_index(core, ctx, u) asks for a read index: an index at
+ *	least every index committed (anywhere) before the call.  A read that
+ *	waits until the local applied index reaches it and then reads the local
+ *	database is linearizable.  The answer comes as a struct sync_read
+ *	{ctx, ok, index} in the reads[] of this update (a one-voter primary) or
+ *	of a later one, exactly once for every call that returned SYNC_OK --
+ *	unless the core is destroyed first.  ok=false: refused (leadership lost,
+ *	the term changed, no answer within election_timeout_ms); ask again.
+ *	  - Primary: the read index is its commit index now (once its no-op of
+ *		this term is committed: until then the read waits, and takes the
+ *		commit index when the no-op commits).  It starts read round R (a
+ *		counter carried by every APPEND), sends heartbeats at once, and the
+ *		read is confirmed when the voters that echoed a round >= R (every
+ *		APPEND_RESP, ack or reject, echoes the highest round the secondary
+ *		saw from this primary in this term), with itself, are a quorum.
+ *	  - Secondary that knows the primary: sends it READ_INDEX; the primary
+ *		does the same for it and answers READ_INDEX_RESP.  A response from
+ *		another node than the current primary, or of another term, is
+ *		ignored; a change of primary or term refuses the reads in flight.
+ *	Why it is safe: let R start at time t on the primary P of term T.  A
+ *	voter that echoes R accepted term T after t, so it had voted in no term
+ *	> T before t.  A quorum of them intersects every election quorum: no
+ *	primary of a term > T existed at t, so every entry committed before t
+ *	was committed in a term <= T.  Those of earlier terms are in P's log
+ *	below its no-op (leader completeness) and so <= P's commit once the
+ *	no-op is committed; those of term T were committed by P itself.  Hence
+ *	P's commit index at t (or later) bounds them all.
+ *	Bounds: SYNC_MAX_READS pending on a node (SYNC_ERR_BUSY beyond; a
+ *	remote request beyond it is refused).  A read's deadline runs from the
+ *	core's clock, which moves only with ticks: a driver ticks the core to
+ *	now before asking.
+ *
  * DEFAULTS: heartbeat_ms 100, election_timeout_ms 1000 (each election
  *	deadline is drawn uniformly from [election_timeout_ms,
  *	2 * election_timeout_ms)), pre_vote, check_quorum and idle_commit_notify
@@ -94,6 +129,7 @@
 #define SYNC_MAX_BATCH_ENTRIES 1024 /* upper bound for max_batch_entries */
 #define SYNC_CONFIG_ENCODED_MAX (4 + SYNC_MAX_NODES * 9)
 #define SYNC_MAX_CONFIGS 8		/* membership history kept (see hard state) */
+#define SYNC_MAX_READS 64		/* reads pending on one node (see READS) */
 
 /* Errors returned by the interface routines (operating errors). */
 #define SYNC_ERRORS(X) \
@@ -108,7 +144,8 @@
 	X(SYNC_ERR_INVALID, -8, "invalid argument") \
 	X(SYNC_ERR_TOO_LARGE, -9, "more entries or bytes than a batch allows") \
 	X(SYNC_ERR_NOMEM, -10, "out of memory") \
-	X(SYNC_ERR_TOO_MANY, -11, "membership would exceed SYNC_MAX_NODES")
+	X(SYNC_ERR_TOO_MANY, -11, "membership would exceed SYNC_MAX_NODES") \
+	X(SYNC_ERR_BUSY, -12, "too many reads pending")
 
 enum sync_err
 {
@@ -142,6 +179,8 @@ enum sync_msg_type
 	SYNC_MSG_PRE_VOTE = 5,		/* would you vote for me in term? */
 	SYNC_MSG_PRE_VOTE_RESP = 6,
 	SYNC_MSG_TIMEOUT_NOW = 7,	/* transfer: start an election at once */
+	SYNC_MSG_READ_INDEX = 8,	/* secondary -> primary: a read index, please */
+	SYNC_MSG_READ_INDEX_RESP = 9,	/* primary -> requester: the read index */
 };
 
 /* sync_msg.flags */
@@ -178,6 +217,12 @@ struct sync_entry
  *				  term = the term asked for (PRE_VOTE: current + 1).
  *	*_RESP:		  term = responder's term (PRE_VOTE_RESP granted: the
  *				  term that was asked for).
+ *	APPEND:		  round = the primary's current read round (see READS).
+ *	APPEND_RESP:  round = the highest round the secondary has seen from
+ *				  this primary in this term (0: none); on acks and rejects.
+ *	READ_INDEX:	  hint_index = the requester's ctx.
+ *	READ_INDEX_RESP: hint_index = ctx, commit = the read index; REJECT:
+ *				  refused (ask again later).
  */
 struct sync_msg
 {
@@ -195,6 +240,7 @@ struct sync_msg
 	const struct sync_entry *entries;	/* borrowed, see OWNERSHIP */
 	uint64_t	applied;		/* SYNC_FLAG_APPLIED: the sender's applied
 								 * index (not the core's) */
+	uint64_t	round;			/* APPEND, APPEND_RESP: read round */
 };
 
 enum sync_node_role
@@ -253,6 +299,7 @@ typedef void (*sync_trace_fn) (void *ctx, uint64_t node_id, const char *line);
 
 /* Fault injection for checker self-tests only; 0 in production. */
 #define SYNC_TEST_BUG_COMMIT_WITHOUT_MAJORITY 0x01
+#define SYNC_TEST_BUG_READ_WITHOUT_QUORUM 0x02	/* confirm reads at once */
 
 struct sync_options
 {
@@ -297,6 +344,14 @@ struct sync_copy_request
 	uint64_t	min_index;		/* the copy must cover at least this index */
 };
 
+/* The answer to a read asked on this node (sync_core_read_index). */
+struct sync_read
+{
+	uint64_t	ctx;			/* as given */
+	bool		ok;				/* false: refused, ask again */
+	uint64_t	index;			/* ok: the read index */
+};
+
 struct sync_update
 {
 	bool		hard_state_changed;
@@ -314,6 +369,8 @@ struct sync_update
 	uint64_t	leader_id;		/* 0: unknown; always filled */
 	const struct sync_copy_request *copies;
 	uint32_t	n_copies;
+	const struct sync_read *reads;
+	uint32_t	n_reads;
 	uint64_t	next_tick_ms;
 };
 
@@ -414,6 +471,16 @@ int			sync_core_promote(struct sync_core *core, uint64_t id,
 							  uint64_t *index, struct sync_update *u);
 int			sync_core_remove_node(struct sync_core *core, uint64_t id,
 								  uint64_t *index, struct sync_update *u);
+
+/*
+ * Ask for a read index (see READS); ctx is the caller's, given back in the
+ * answer.  SYNC_OK: the answer comes in this update or a later one.
+ * Errors (nothing asked, no answer will come): NOT_PRIMARY (no primary
+ * known), TRANSFERRING (this primary is handing over), BUSY
+ * (SYNC_MAX_READS pending).
+ */
+int			sync_core_read_index(struct sync_core *core, uint64_t ctx,
+								 struct sync_update *u);
 
 /*
  * The caller removed entries before first_index (first_index - 1 must be

@@ -7,6 +7,7 @@
  * sync_repl.c (primary: progress, appends, commit, idle commit
  * notification), sync_follow.c (secondary: appends, acks), sync_primary.c
  * (primary: acks, rejects, ticks, copies, transfer, membership API),
+ * sync_read.c (ReadIndex: read rounds, pending reads, their answers),
  * sync_config.c (config codec, names).
  */
 #ifndef SYNC_CORE_INT_H
@@ -28,9 +29,27 @@ struct sync_progress
 	bool		active;			/* heard from since the last quorum check */
 	bool		probe_sent;		/* PROBE: an append is outstanding */
 	bool		copy_reported;	/* COPY: request emitted */
+	uint64_t	round_acked;	/* highest read round it echoed */
 	uint32_t	inflight_n;		/* REPLICATE: appends in flight */
 	uint32_t	inflight_head;
 	uint64_t	inflight[SYNC_MAX_INFLIGHT];	/* last index of each */
+};
+
+/*
+ * A read asked on this node (from == own id) or, on the primary, by a
+ * peer.  It stands while the node's term and primary are those it was
+ * asked under (see sync_read.c).
+ */
+struct sync_pending_read
+{
+	uint64_t	ctx;
+	uint64_t	from;			/* who asked: self or a peer */
+	uint64_t	term;			/* asked in this term ... */
+	uint64_t	leader;			/* ... of this primary (self on the primary) */
+	uint64_t	round;			/* primary: the round a quorum must echo */
+	uint64_t	index;			/* primary: the read index, if index_known */
+	bool		index_known;	/* false until this term's no-op commits */
+	uint64_t	deadline_ms;	/* refused when not answered by then */
 };
 
 struct sync_core
@@ -74,6 +93,7 @@ struct sync_core
 	/* secondary */
 	uint64_t	match_leader;	/* verified to match the primary this term */
 	uint64_t	acked;			/* highest ack sent this term */
+	uint64_t	round_seen;		/* highest read round from this primary */
 
 	/* primary */
 	struct sync_progress peers[SYNC_MAX_NODES];
@@ -82,6 +102,11 @@ struct sync_core
 	uint64_t	transfer_to;
 	uint64_t	transfer_deadline;
 	bool		transfer_sent;
+	uint64_t	read_round;		/* last read round started (never reset) */
+
+	/* reads (sync_read.c) */
+	struct sync_pending_read reads[SYNC_MAX_READS];
+	uint32_t	n_reads;
 
 	/* the update being built */
 	struct sync_update *u;
@@ -91,6 +116,7 @@ struct sync_core
 	struct sync_entry *out_entries;
 	uint32_t	n_out_entries;
 	struct sync_copy_request copies[SYNC_MAX_NODES];
+	struct sync_read read_out[SYNC_MAX_READS + 1];	/* update.reads */
 	uint32_t	prev_role;
 	uint64_t	prev_term_seen;
 	uint64_t	prev_leader;
@@ -102,6 +128,7 @@ struct sync_core
 /* sync_core.c */
 void		core_begin(struct sync_core *c, struct sync_update *u);
 void		core_end(struct sync_core *c);
+void		core_finish(struct sync_core *c);
 void		core_trace(struct sync_core *c, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 uint64_t	core_random(struct sync_core *c);
@@ -142,6 +169,8 @@ struct sync_progress *repl_peer(struct sync_core *c, uint64_t id);
 void		repl_copy_done(struct sync_core *c, uint64_t peer, bool ok, uint64_t index);
 int			repl_change_config(struct sync_core *c, const struct sync_config *cfg,
 							   uint64_t *index);
+uint64_t	repl_quorum_value(const struct sync_core *c, uint32_t q, uint64_t self,
+							  uint64_t (*value) (const struct sync_progress *p));
 bool		cfg_push(struct sync_core *c, uint64_t index, const struct sync_config *cfg);
 void		cfg_truncate(struct sync_core *c, uint64_t from);
 void		cfg_collapse(struct sync_core *c);
@@ -151,5 +180,12 @@ void		repl_peer_reset(struct sync_core *c, struct sync_progress *p,
 void		repl_send_empty(struct sync_core *c, struct sync_progress *p, uint32_t flags);
 uint64_t	repl_append_local(struct sync_core *c, uint32_t type, const void *payload,
 							  uint32_t len);
+
+/* sync_read.c */
+void		read_handle_request(struct sync_core *c, const struct sync_msg *m);
+void		read_handle_resp(struct sync_core *c, const struct sync_msg *m);
+void		read_check(struct sync_core *c);
+void		read_sweep(struct sync_core *c);
+uint64_t	read_next_deadline(const struct sync_core *c);
 
 #endif							/* SYNC_CORE_INT_H */

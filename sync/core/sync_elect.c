@@ -58,6 +58,7 @@ elect_become_secondary(struct sync_core *c, uint64_t term, uint64_t leader)
 	{
 		c->match_leader = 0;
 		c->acked = 0;
+		c->round_seen = 0;
 	}
 	if (term > c->term)
 	{
@@ -139,6 +140,7 @@ elect_campaign(struct sync_core *c, bool pre_vote, bool transfer)
 		c->votes_term = c->term;
 		c->match_leader = 0;
 		c->acked = 0;
+		c->round_seen = 0;
 	}
 	c->leader_id = 0;
 	c->votes_for = 0;
@@ -226,7 +228,8 @@ elect_handle_vote_resp(struct sync_core *c, const struct sync_msg *m)
 		elect_record(c, m->from, granted);
 }
 
-/* A message from an older term: tell a stale primary or pre-candidate. */
+/* A message from an older term: tell a stale primary, pre-candidate or
+ * reader (a READ_INDEX is refused). */
 static void
 elect_stale(struct sync_core *c, const struct sync_msg *m)
 {
@@ -240,6 +243,9 @@ elect_stale(struct sync_core *c, const struct sync_msg *m)
 	}
 	else if (m->type == SYNC_MSG_PRE_VOTE)
 		r = out_msg(c, SYNC_MSG_PRE_VOTE_RESP, m->from);
+	else if (m->type == SYNC_MSG_READ_INDEX &&
+			 (r = out_msg(c, SYNC_MSG_READ_INDEX_RESP, m->from)) != NULL)
+		r->hint_index = m->hint_index;
 	if (r != NULL)
 		r->flags = SYNC_FLAG_REJECT;
 }
@@ -297,6 +303,12 @@ elect_step(struct sync_core *c, const struct sync_msg *m)
 			break;
 		case SYNC_MSG_TIMEOUT_NOW:
 			repl_handle_timeout_now(c, m);
+			break;
+		case SYNC_MSG_READ_INDEX:
+			read_handle_request(c, m);
+			break;
+		case SYNC_MSG_READ_INDEX_RESP:
+			read_handle_resp(c, m);
 			break;
 		default:
 			core_trace(c, "drop unknown message type %u", m->type);

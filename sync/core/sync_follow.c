@@ -28,6 +28,7 @@ follow_send_ack(struct sync_core *c)
 		return;
 	r->index = ack;
 	r->commit = c->commit;
+	r->round = c->round_seen;
 	if (ack > c->acked)
 		c->acked = ack;
 }
@@ -53,6 +54,7 @@ follow_reject(struct sync_core *c, const struct sync_msg *m)
 	r->hint_index = hint;
 	r->log_term = log_term_at(c, hint);
 	r->commit = c->commit;
+	r->round = c->round_seen;	/* a reject, too, accepts this term */
 }
 
 static bool
@@ -148,6 +150,8 @@ repl_handle_append(struct sync_core *c, const struct sync_msg *m)
 		elect_become_secondary(c, m->term, m->from);
 	c->last_leader_contact = c->now_ms;
 	elect_reset_deadline(c);
+	if (m->round > c->round_seen)
+		c->round_seen = m->round;	/* echoed on every reply (READS) */
 	if (!follow_entries_valid(m))
 		return;
 	if (m->index < c->commit)	/* committed entries match every primary */

@@ -96,6 +96,8 @@ repl_handle_append_resp(struct sync_core *c, const struct sync_msg *m)
 	if (p == NULL)
 		return;
 	p->active = true;
+	if (m->round > p->round_acked && m->round <= c->read_round)
+		p->round_acked = m->round;	/* it accepts this term (READS) */
 	if (m->commit > p->commit_sent)
 		p->commit_sent = m->commit;
 	if (m->flags & SYNC_FLAG_REJECT)

@@ -15,6 +15,9 @@
  * secondary adopts min(commit, highest index verified to match this
  * primary), appends nothing and so persists nothing for such a message, and
  * does not answer it.
+ *
+ * Every APPEND carries the primary's read round, which secondaries echo
+ * (sync_read.c, and READS in sync_core.h).
  */
 #include "config.h"
 
@@ -196,20 +199,23 @@ repl_become_primary(struct sync_core *c)
 			   (unsigned long long) c->term, (unsigned long long) c->noop_index);
 }
 
-/* Highest index persisted on a quorum of voters, if of this term. */
-static void
-repl_maybe_commit(struct sync_core *c)
+/*
+ * The highest v such that q voters hold a value >= v: this node (if a
+ * voter) counts with self, each voter peer with value(peer).  0 when
+ * fewer than q voters count.
+ */
+uint64_t
+repl_quorum_value(const struct sync_core *c, uint32_t q, uint64_t self,
+				  uint64_t (*value) (const struct sync_progress *p))
 {
 	uint64_t	m[SYNC_MAX_NODES];
 	uint32_t	n = 0;
-	uint32_t	q = elect_quorum(c);
-	uint64_t	cand;
 
 	if (elect_is_voter(c, c->id))
-		m[n++] = c->persisted;
+		m[n++] = self;
 	for (uint32_t i = 0; i < c->n_peers; i++)
 		if (elect_is_voter(c, c->peers[i].id))
-			m[n++] = c->peers[i].match;
+			m[n++] = value(&c->peers[i]);
 	/* insertion sort, descending; n <= SYNC_MAX_NODES */
 	for (uint32_t i = 1; i < n; i++)
 		for (uint32_t j = i; j > 0 && m[j] > m[j - 1]; j--)
@@ -219,11 +225,25 @@ repl_maybe_commit(struct sync_core *c)
 			m[j] = m[j - 1];
 			m[j - 1] = t;
 		}
+	return q >= 1 && n >= q ? m[q - 1] : 0;
+}
+
+static uint64_t
+progress_match(const struct sync_progress *p)
+{
+	return p->match;
+}
+
+/* Highest index persisted on a quorum of voters, if of this term. */
+static void
+repl_maybe_commit(struct sync_core *c)
+{
+	uint32_t	q = elect_quorum(c);
+	uint64_t	cand;
+
 	if (c->opts.test_bugs & SYNC_TEST_BUG_COMMIT_WITHOUT_MAJORITY)
 		q = 1;
-	if (n < q)
-		return;
-	cand = m[q - 1];
+	cand = repl_quorum_value(c, q, c->persisted, progress_match);
 	if (cand <= c->commit || log_term_at(c, cand) != c->term)
 		return;
 	c->commit = cand;
@@ -299,6 +319,7 @@ repl_send_append(struct sync_core *c, struct sync_progress *p)
 	m->index = p->next - 1;
 	m->log_term = prev_term;
 	m->commit = c->commit;
+	m->round = c->read_round;
 	last = m->index + m->n_entries;
 	if (p->commit_sent < (c->commit < last ? c->commit : last))
 		p->commit_sent = c->commit < last ? c->commit : last;
@@ -333,6 +354,7 @@ repl_send_empty(struct sync_core *c, struct sync_progress *p, uint32_t flags)
 	m->index = prev;
 	m->log_term = prev_term;
 	m->commit = c->commit;
+	m->round = c->read_round;
 	if (p->commit_sent < (c->commit < prev ? c->commit : prev))
 		p->commit_sent = c->commit < prev ? c->commit : prev;
 }
@@ -406,6 +428,7 @@ repl_flush(struct sync_core *c)
 {
 	PGQ_ASSERT(c->role == SYNC_PRIMARY);
 	repl_maybe_commit(c);
+	read_check(c);
 	for (uint32_t i = 0; i < c->n_peers; i++)
 	{
 		struct sync_progress *p = &c->peers[i];

@@ -39,7 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   again.from == msg.from && again.to == msg.to &&
 			   again.term == msg.term && again.index == msg.index &&
 			   again.log_term == msg.log_term && again.commit == msg.commit &&
-			   again.hint_index == msg.hint_index && again.n_entries == msg.n_entries);
+			   again.hint_index == msg.hint_index && again.n_entries == msg.n_entries &&
+			   again.round == msg.round);
 	for (uint32_t i = 0; i < msg.n_entries; i++)
 		PGQ_ASSERT(again.entries[i].len == msg.entries[i].len &&
 				   memcmp(again.entries[i].payload, msg.entries[i].payload,

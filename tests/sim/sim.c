@@ -14,7 +14,12 @@
  *	- committed entries never change: a node's commit index may only cover
  *	  entries equal to the history (index -> term, payload) and a node never
  *	  truncates an entry equal to a committed one;
- *	- so every node's committed prefix is a prefix of every other's.
+ *	- so every node's committed prefix is a prefix of every other's;
+ *	- linearizable reads: a confirmed read index is at least the highest
+ *	  index committed anywhere when the read was asked, and no more than
+ *	  the commit index of the primary that confirmed it; every read is
+ *	  answered once, on the node that asked, and within two election
+ *	  timeouts unless that node crashed.
  */
 #include "config.h"
 
@@ -239,6 +244,7 @@ sim_free(struct sim *s)
 	free(s->h_cterm);
 	free(s->entries.slots);
 	free(s->leaders.slots);
+	free(s->reads);
 }
 
 struct sim_entry *
@@ -321,7 +327,8 @@ sim_make_core(struct sim *s, struct sim_node *n)
 	o.max_inflight = 8;
 	o.idle_commit_notify = s->o.notify;
 	o.test_bugs = s->o.bug == SIM_BUG_COMMIT_WITHOUT_MAJORITY ?
-		SYNC_TEST_BUG_COMMIT_WITHOUT_MAJORITY : 0;
+		SYNC_TEST_BUG_COMMIT_WITHOUT_MAJORITY :
+		s->o.bug == SIM_BUG_READ_WITHOUT_QUORUM ? SYNC_TEST_BUG_READ_WITHOUT_QUORUM : 0;
 	o.storage.ctx = n;
 	o.storage.read = sim_storage_read;
 	o.trace = s->o.verbose ? sim_trace : NULL;
@@ -534,6 +541,63 @@ check_truncate(struct sim *s, struct sim_node *n, uint64_t from)
 					 (unsigned long long) s->h_term[i]);
 }
 
+/* A READ_INDEX_RESP confirms an index no higher than the sender's commit. */
+static void
+check_read_resp(struct sim *s, struct sim_node *n, const struct sync_msg *m,
+				const struct sync_update *u)
+{
+	if (m->type != SYNC_MSG_READ_INDEX_RESP || (m->flags & SYNC_FLAG_REJECT) ||
+		m->commit <= u->commit_index)
+		return;
+	sim_fail(s, "n%llu confirms read %llu of n%llu at index %llu, beyond its commit %llu",
+			 (unsigned long long) n->id, (unsigned long long) m->hint_index,
+			 (unsigned long long) m->to, (unsigned long long) m->commit,
+			 (unsigned long long) u->commit_index);
+}
+
+/* The answers to reads asked on n (see the file header). */
+static void
+check_read_answers(struct sim *s, struct sim_node *n, const struct sync_update *u)
+{
+	for (uint32_t i = 0; i < u->n_reads && !s->failed; i++)
+	{
+		const struct sync_read *a = &u->reads[i];
+		struct sim_read *r;
+
+		PGQ_ASSERT(a->ctx >= 1 && a->ctx <= s->n_reads);
+		r = &s->reads[a->ctx - 1];
+		if (r->answered || r->slot != n->id - 1 || r->gen != n->gen)
+		{
+			sim_fail(s, "read %llu of n%u answered %s on n%llu",
+					 (unsigned long long) a->ctx, r->slot + 1,
+					 r->answered ? "again" : "elsewhere", (unsigned long long) n->id);
+			return;
+		}
+		r->answered = true;
+		r->ok = a->ok;
+		r->index = a->index;
+		if (!a->ok)
+		{
+			s->read_stats.refused++;
+			continue;
+		}
+		s->read_stats.confirmed++;
+		if (s->live_read_from != 0 && a->ctx >= s->live_read_from)
+			s->live_read_ok = true;
+		if (a->index < r->floor)
+			sim_fail(s, "linearizable read: read %llu asked on n%llu at %.3f ms got "
+					 "index %llu, but %llu was committed before it was asked",
+					 (unsigned long long) a->ctx, (unsigned long long) n->id,
+					 r->asked_us / 1000.0, (unsigned long long) a->index,
+					 (unsigned long long) r->floor);
+		else if (r->as_primary && a->index > u->commit_index)
+			sim_fail(s, "read %llu confirmed by primary n%llu at index %llu, beyond "
+					 "its commit %llu", (unsigned long long) a->ctx,
+					 (unsigned long long) n->id, (unsigned long long) a->index,
+					 (unsigned long long) u->commit_index);
+	}
+}
+
 /* ---- applying a core's update (the ordering rules of sync_core.h) ---- */
 
 static void
@@ -682,12 +746,79 @@ sim_apply_update(struct sim *s, struct sim_node *n, const struct sync_update *u)
 		n->hs = u->hard_state;	/* durable at once */
 	sim_apply_entries(s, n, u);
 	for (uint32_t i = 0; i < u->n_msgs; i++)
+	{
+		check_read_resp(s, n, &u->msgs[i], u);
 		sim_send(s, n, &u->msgs[i]);
+	}
 	sim_apply_role(s, n, u);
 	if (u->commit_changed || u->commit_index != n->commit)
 		sim_apply_commit(s, n, u);
 	sim_schedule_copies(s, n, u);
+	check_read_answers(s, n, u);
 	sim_schedule_tick(s, n, u->next_tick_ms);
+}
+
+/* ---- the read index ---- */
+
+/*
+ * Ask n for a read index as the node does, its core brought to now first.
+ * The answer must reach the highest index committed anywhere now.
+ */
+void
+sim_read_ask(struct sim *s, struct sim_node *n)
+{
+	struct sync_update u;
+	struct sim_read *r;
+	int			rc;
+
+	sync_core_tick(n->core, s->now_us / 1000, &u);
+	sim_apply_update(s, n, &u);
+	if (s->n_reads == s->reads_cap)
+	{
+		s->reads_cap = s->reads_cap ? s->reads_cap * 2 : 1024;
+		s->reads = realloc(s->reads, s->reads_cap * sizeof(*s->reads));
+		PGQ_ASSERT(s->reads != NULL);
+	}
+	r = &s->reads[s->n_reads++];
+	memset(r, 0, sizeof(*r));
+	r->slot = (uint32_t) (n->id - 1);
+	r->gen = n->gen;
+	r->asked_us = s->now_us;
+	r->floor = s->h_max;
+	r->as_primary = n->role == SYNC_PRIMARY;
+	rc = sync_core_read_index(n->core, s->n_reads, &u);
+	sim_log(s, "n%llu asks read %llu (committed anywhere: %llu): %s",
+			(unsigned long long) n->id, (unsigned long long) s->n_reads,
+			(unsigned long long) r->floor, rc == SYNC_OK ? "asked" : sync_err_name(rc));
+	if (rc != SYNC_OK)
+	{
+		r->answered = true;
+		s->read_stats.refused_now++;
+	}
+	else
+		s->read_stats.asked++;
+	sim_apply_update(s, n, &u);
+}
+
+/* Every read asked on a node that stays up is answered within 2 timeouts. */
+void
+sim_check_reads_answered(struct sim *s)
+{
+	uint64_t	bound_us = 2 * (uint64_t) s->o.election_ms * 1000;
+
+	for (; s->read_scan < s->n_reads; s->read_scan++)
+	{
+		const struct sim_read *r = &s->reads[s->read_scan];
+		const struct sim_node *n = &s->nodes[r->slot];
+
+		if (r->answered || !n->up || n->gen != r->gen)
+			continue;			/* answered, or its node crashed */
+		if (s->now_us > r->asked_us + bound_us)
+			sim_fail(s, "read %llu asked on n%u at %.3f ms: no answer within %llu ms",
+					 (unsigned long long) s->read_scan + 1, r->slot + 1,
+					 r->asked_us / 1000.0, (unsigned long long) bound_us / 1000);
+		return;
+	}
 }
 
 /* ---- world events ---- */

@@ -7,8 +7,9 @@
  *	  crashes lose what was not persisted), plus the invariant checker.
  *
  * sim.c holds the world (events, nodes, network, disks, the handling of a
- * core's update) and the checker; simulate.c the command line, the fault
- * schedule, the liveness phase and the notification measurement.
+ * core's update) and the checker (with the read index checks); simulate.c
+ * the command line, the workload (proposals, reads), the fault schedule,
+ * the liveness phase and the notification measurement.
  */
 #ifndef SIM_H
 #define SIM_H
@@ -27,6 +28,7 @@ enum sim_bug
 	SIM_BUG_NONE = 0,
 	SIM_BUG_COMMIT_WITHOUT_MAJORITY,	/* the core commits on its own disk */
 	SIM_BUG_DISK_LIES,			/* "persisted" before the disk wrote it */
+	SIM_BUG_READ_WITHOUT_QUORUM,	/* the core confirms reads at once */
 };
 
 struct sim_opts
@@ -99,6 +101,7 @@ enum sim_ev_kind
 	SIM_EV_FAULT,
 	SIM_EV_COPY,
 	SIM_EV_DISK_HEAL,
+	SIM_EV_READ,
 };
 
 struct sim_event
@@ -131,6 +134,27 @@ struct sim_map
 	uint32_t	n;
 };
 
+/* A read index asked on a node (sync_core_read_index), by ctx - 1. */
+struct sim_read
+{
+	uint32_t	slot;			/* asked on this node ... */
+	uint32_t	gen;			/* ... in this incarnation */
+	uint64_t	asked_us;
+	uint64_t	floor;			/* highest index committed anywhere then */
+	bool		as_primary;		/* asked on a primary: answered there */
+	bool		answered;
+	bool		ok;
+	uint64_t	index;
+};
+
+struct sim_read_stats
+{
+	uint64_t	asked;			/* accepted by the core */
+	uint64_t	refused_now;	/* refused by sync_core_read_index */
+	uint64_t	confirmed;		/* answered ok */
+	uint64_t	refused;		/* answered not ok */
+};
+
 /* hooks for the measurement mode (simulate.c) */
 typedef void (*sim_commit_hook) (struct sim *s, struct sim_node *n, uint64_t old_commit);
 
@@ -159,6 +183,13 @@ struct sim
 	char		violation[300];
 	uint64_t	next_payload_id;
 	uint64_t	steps_done;
+	struct sim_read *reads;		/* every read asked, by ctx - 1 */
+	uint64_t	n_reads;
+	uint64_t	reads_cap;
+	uint64_t	read_scan;		/* reads before it are all settled */
+	uint64_t	live_read_from;	/* liveness: first ctx asked after the heal */
+	bool		live_read_ok;	/* one of those was confirmed */
+	struct sim_read_stats read_stats;
 	sim_commit_hook commit_hook;
 	void	   *hook_ctx;
 };
@@ -186,5 +217,7 @@ uint64_t	sim_entry_id(const struct sim_entry *e);
 struct sim_entry *sim_log_at(struct sim_node *n, uint64_t index);
 struct sim_map_slot *map_find_pub(struct sim_map *m, uint64_t key, bool insert);
 bool		sim_term_at(struct sim_node *n, uint64_t index, uint64_t *term);
+void		sim_read_ask(struct sim *s, struct sim_node *n);
+void		sim_check_reads_answered(struct sim *s);
 
 #endif							/* SIM_H */

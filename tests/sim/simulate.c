@@ -3,16 +3,19 @@
  *	  Command line of the deterministic simulator of sync/core.
  *
  *	simulate --seed N --count M [--nodes 3|5] [--faults none|net|crash|all]
- *			 [--steps S] [--verbose] [--inject-bug commit-without-majority|disk-lies]
+ *			 [--steps S] [--verbose]
+ *			 [--inject-bug commit-without-majority|disk-lies|read-without-quorum]
  *			 [--heartbeat-ms H] [--election-ms E] [--notify on|off]
  *	simulate --measure-notify [--notify on|off] [--net-delay-ms D]
  *			 [--heartbeat-ms H] [--writes W] [--seed N]
  *
  * A run: boot --nodes voters; for --steps events, clients propose to the
- * primary while faults (by --faults) and operations (membership changes,
- * leadership transfers) are injected; then the network heals, crashed
- * nodes restart, disks recover, and within liveness_ms a primary must
- * commit a new proposal on every member of its membership.  Every event is
+ * primary and ask random nodes for read indexes at random times while
+ * faults (by --faults) and operations (membership changes, leadership
+ * transfers) are injected; then the network heals, crashed nodes restart,
+ * disks recover, and within liveness_ms a primary must commit a new
+ * proposal on every member of its membership, and a read asked after the
+ * heal must be confirmed.  Every event is
  * followed by the checks in sim.c.  The first violation stops the program
  * with exit status 1 and the command line that replays that seed alone.
  */
@@ -43,6 +46,7 @@ static const char *bug_names[] = {
 	[SIM_BUG_NONE] = "none",
 	[SIM_BUG_COMMIT_WITHOUT_MAJORITY] = "commit-without-majority",
 	[SIM_BUG_DISK_LIES] = "disk-lies",
+	[SIM_BUG_READ_WITHOUT_QUORUM] = "read-without-quorum",
 };
 
 /* ---- client ---- */
@@ -95,6 +99,30 @@ on_client(struct run *r)
 		schedule_client(s, 2000, 60000);
 	else if (r->n_live < MAX_LIVE_PROPOSALS)
 		schedule_client(s, 50000, 150000);
+}
+
+/* ---- reads: a random node, at a random time ---- */
+
+static void
+schedule_read(struct sim *s, uint64_t lo_us, uint64_t hi_us)
+{
+	sim_schedule(s, sim_event_new(s, SIM_EV_READ,
+								  s->now_us + sim_rand_range(s, lo_us, hi_us), 0));
+}
+
+static struct sim_node *pick_node(struct sim *s, bool up);
+
+static void
+on_read(struct run *r)
+{
+	struct sim_node *n = pick_node(r->s, true);
+
+	if (n != NULL)
+		sim_read_ask(r->s, n);
+	if (r->healed)
+		schedule_read(r->s, 50000, 150000);
+	else
+		schedule_read(r->s, 2000, 80000);
 }
 
 /* ---- faults and operations ---- */
@@ -339,9 +367,11 @@ heal(struct run *r)
 	}
 	sim_log(s, "faults stop: network healed, all nodes up");
 	schedule_client(s, 1000, 50000);
+	s->live_read_from = s->n_reads + 1;
 }
 
-/* Liveness: some post-heal proposal committed on every member. */
+/* Liveness: a post-heal read confirmed, and some post-heal proposal
+ * committed on every member. */
 static bool
 live_done(struct run *r)
 {
@@ -349,7 +379,7 @@ live_done(struct run *r)
 	struct sim_node *p = sim_primary(s);
 	struct sync_status st;
 
-	if (p == NULL)
+	if (p == NULL || !s->live_read_ok)
 		return false;
 	sync_core_status(p->core, &st);
 	for (uint32_t k = 0; k < r->n_live; k++)
@@ -376,6 +406,8 @@ dispatch(struct run *r, struct sim_event *ev)
 		return;
 	if (ev->kind == SIM_EV_CLIENT)
 		on_client(r);
+	else if (ev->kind == SIM_EV_READ)
+		on_read(r);
 	else if (ev->kind == SIM_EV_FAULT)
 		on_fault(r);
 }
@@ -428,19 +460,21 @@ run_seed(const struct sim_opts *o, uint64_t seed, struct sim *s)
 	for (uint32_t i = 0; i < o->nodes; i++)
 		sim_node_boot(s, i, &cfg);
 	schedule_client(s, 1000, 50000);
+	schedule_read(s, 1000, 50000);
 	sim_schedule(s, sim_event_new(s, SIM_EV_FAULT, s->now_us + 300000, 0));
 	while (!s->failed && (ev = sim_pop(s)) != NULL)
 	{
 		dispatch(&r, ev);
 		free(ev);
 		check_removals(s);
+		sim_check_reads_answered(s);
 		if (!r.healed && ++s->steps_done >= o->steps)
 			heal(&r);
 		if (r.healed && live_done(&r))
 			break;
 		if (r.healed && s->now_us > r.heal_us + o->liveness_ms * 1000)
 			sim_fail(s, "liveness: no primary committed a new entry on every "
-					 "member within %llu ms of the heal",
+					 "member and confirmed a read within %llu ms of the heal",
 					 (unsigned long long) o->liveness_ms);
 	}
 	if (s->failed)
@@ -583,7 +617,8 @@ usage(const char *argv0)
 {
 	fprintf(stderr,
 			"usage: %s --seed N --count M [--nodes 3|5] [--faults none|net|crash|all]\n"
-			"          [--steps S] [--verbose] [--inject-bug commit-without-majority|disk-lies]\n"
+			"          [--steps S] [--verbose]\n"
+			"          [--inject-bug commit-without-majority|disk-lies|read-without-quorum]\n"
 			"          [--expect-violation] [--heartbeat-ms H] [--election-ms E] [--notify on|off]\n"
 			"       %s --measure-notify [--notify on|off] [--net-delay-ms D]\n"
 			"          [--heartbeat-ms H] [--writes W] [--seed N]\n", argv0, argv0);
@@ -711,6 +746,7 @@ main(int argc, char **argv)
 	struct sim *s = malloc(sizeof(*s));
 	clock_t		t0 = clock();
 	uint64_t	passed = 0;
+	struct sim_read_stats reads = {0};
 
 	PGQ_ASSERT(s != NULL);
 	parse_cli(&c, argc, argv);
@@ -728,6 +764,10 @@ main(int argc, char **argv)
 			printf("VIOLATION seed %llu: %s\n", (unsigned long long) seed, s->violation);
 			print_replay(&c, argv[0], seed);
 		}
+		reads.asked += s->read_stats.asked;
+		reads.refused_now += s->read_stats.refused_now;
+		reads.confirmed += s->read_stats.confirmed;
+		reads.refused += s->read_stats.refused;
 		sim_free(s);
 		if (!ok)
 		{
@@ -740,6 +780,9 @@ main(int argc, char **argv)
 	printf("ok: %llu seeds from %llu, %u nodes, faults %s, %u steps: no violation (%.1f s cpu)\n",
 		   (unsigned long long) passed, (unsigned long long) c.seed, c.o.nodes,
 		   c.faults, c.o.steps, (double) (clock() - t0) / CLOCKS_PER_SEC);
+	printf("    reads: %llu asked (%llu confirmed, %llu refused later), %llu refused at once\n",
+		   (unsigned long long) reads.asked, (unsigned long long) reads.confirmed,
+		   (unsigned long long) reads.refused, (unsigned long long) reads.refused_now);
 	if (c.expect_violation)
 	{
 		printf("expected a violation (--inject-bug %s) but the checker found none\n",

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/pgq_assert.h"
 #include "sync/core/sync_core.h"
 
 #define MAXN 5
@@ -51,6 +52,8 @@ static uint32_t qn;
 static uint64_t now_ms;
 static bool notify_flag = true;
 static bool copy_seen[MAXN + 1];	/* peers reported in update.copies */
+static struct sync_read got[MAXN + 1][SYNC_MAX_READS * 2];	/* update.reads */
+static uint32_t n_got[MAXN + 1];
 
 static int
 t_read(void *ctx, uint64_t index, struct sync_entry *e)
@@ -77,6 +80,11 @@ apply(struct tnode *n, const struct sync_update *u)
 		n->last = u->truncate_from - 1;
 	for (uint32_t i = 0; i < u->n_copies; i++)
 		copy_seen[u->copies[i].peer] = true;
+	for (uint32_t i = 0; i < u->n_reads; i++)
+	{
+		assert_true(n_got[n->id] < PGQ_LENGTHOF(got[0]));
+		got[n->id][n_got[n->id]++] = u->reads[i];
+	}
 	for (uint32_t i = 0; i < u->n_entries; i++)
 	{
 		const struct sync_entry *e = &u->entries[i];
@@ -149,6 +157,7 @@ make_cluster(uint32_t voters)
 	memset(&cfg, 0, sizeof(cfg));
 	memset(nodes, 0, sizeof(nodes));
 	memset(copy_seen, 0, sizeof(copy_seen));
+	memset(n_got, 0, sizeof(n_got));
 	qn = 0;
 	now_ms = 1000;
 	cfg.n = voters;
@@ -747,6 +756,275 @@ test_copy_needed(void **state)
 	free_cluster();
 }
 
+/* ---- ReadIndex ---- */
+
+/* Ask as the drivers do: the core's clock brought to now first (a read's
+ * deadline runs from it). */
+static int
+read_index(uint64_t id, uint64_t ctx)
+{
+	int			rc;
+
+	tick(id);
+	rc = sync_core_read_index(nodes[id].core, ctx, &nodes[id].u);
+	apply(&nodes[id], &nodes[id].u);
+	return rc;
+}
+
+/* The answer with ctx that node id got, or NULL. */
+static const struct sync_read *
+answer(uint64_t id, uint64_t ctx)
+{
+	for (uint32_t i = 0; i < n_got[id]; i++)
+		if (got[id][i].ctx == ctx)
+			return &got[id][i];
+	return NULL;
+}
+
+/* Three nodes, 1 primary, one entry committed everywhere: its index. */
+static uint64_t
+three_with_entry(void)
+{
+	uint64_t	x;
+
+	make_cluster(3);
+	elect(1);
+	x = propose(1, 7);
+	settle();
+	return x;
+}
+
+static uint64_t keep_to;
+
+static bool
+only_to_keep(const struct sync_msg *m)
+{
+	return m->to == keep_to;
+}
+
+/* Move the queue aside (messages in flight), to deliver later. */
+static uint32_t
+hold(struct qmsg *held)
+{
+	uint32_t	n = qn;
+
+	memcpy(held, queue, n * sizeof(queue[0]));
+	for (uint32_t i = 0; i < n; i++)
+		held[i].m.entries = held[i].e;
+	qn = 0;
+	return n;
+}
+
+/* A 3-node primary starts a round, heartbeats both peers at once, and one
+ * ack that echoes the round makes a quorum: the read index is its commit. */
+static void
+test_read_primary_confirms(void **state)
+{
+	const struct sync_msg *hb;
+	uint64_t	x = three_with_entry();
+
+	assert_int_equal(read_index(1, 70), SYNC_OK);
+	assert_int_equal(nodes[1].u.n_reads, 0);	/* not before a quorum */
+	hb = sent(1, SYNC_MSG_APPEND, 2);
+	assert_non_null(hb);
+	assert_true(hb->flags & SYNC_FLAG_HEARTBEAT);
+	assert_int_equal(hb->round, 1);
+	assert_int_equal(sent(1, SYNC_MSG_APPEND, 3)->round, 1);
+	keep_to = 2;
+	deliver(only_to_keep);		/* 2 gets its heartbeat, 3 does not */
+	assert_int_equal(sent(2, SYNC_MSG_APPEND_RESP, 1)->round, 1);
+	deliver(NULL);				/* 2's ack */
+	assert_non_null(answer(1, 70));
+	assert_true(answer(1, 70)->ok);
+	assert_int_equal(answer(1, 70)->index, x);
+	free_cluster();
+}
+
+/* An ack that echoes an older round does not confirm a newer read, even
+ * though it arrives after the read was asked. */
+static void
+test_read_old_round(void **state)
+{
+	static struct qmsg held[QCAP];
+	uint32_t	n;
+
+	make_cluster(3);
+	elect(1);
+	assert_int_equal(read_index(1, 1), SYNC_OK);	/* round 1 */
+	keep_to = 2;
+	deliver(only_to_keep);
+	n = hold(held);				/* 2's ack of round 1, in flight */
+	assert_int_equal(n, 1);
+	assert_int_equal(held[0].m.round, 1);
+	assert_int_equal(read_index(1, 2), SYNC_OK);	/* round 2 */
+	qn = 0;						/* its heartbeats are lost */
+	step(&held[0].m);
+	assert_non_null(answer(1, 1));
+	assert_true(answer(1, 1)->ok);
+	assert_null(answer(1, 2));	/* round 1 < 2 */
+	step(&held[0].m);			/* a duplicate does not help either */
+	assert_null(answer(1, 2));
+	now_ms += 100;
+	tick(1);					/* the next heartbeat carries round 2 */
+	settle();
+	assert_non_null(answer(1, 2));
+	assert_true(answer(1, 2)->ok);
+	free_cluster();
+}
+
+/* A secondary forwards the read to the primary and gets the index in a
+ * READ_INDEX_RESP; a response from another node than its primary is
+ * ignored. */
+static void
+test_read_forwarded(void **state)
+{
+	const struct sync_msg *m;
+	struct sync_msg forged = {.type = SYNC_MSG_READ_INDEX_RESP, .from = 3, .to = 2,
+	.term = 1, .hint_index = 5, .commit = 1000};
+	struct sync_status st;
+	uint64_t	x = three_with_entry();
+
+	assert_int_equal(read_index(2, 5), SYNC_OK);
+	m = sent(2, SYNC_MSG_READ_INDEX, 1);
+	assert_non_null(m);
+	assert_int_equal(m->hint_index, 5);
+	step(&forged);
+	assert_null(answer(2, 5));	/* not from its primary */
+	settle();
+	assert_non_null(answer(2, 5));
+	assert_true(answer(2, 5)->ok);
+	assert_int_equal(answer(2, 5)->index, x);
+	assert_int_equal(n_got[1], 0);	/* no local answer on the primary */
+	/* without a known primary there is nobody to ask */
+	st = status(1);
+	sync_core_destroy(nodes[3].core);
+	make_node(3, &st.config);
+	assert_int_equal(read_index(3, 6), SYNC_ERR_NOT_PRIMARY);
+	free_cluster();
+}
+
+/* A primary that loses its term refuses the reads it holds: a local one
+ * with ok=false, a peer's with a REJECT in the term it was asked in; and a
+ * read nobody answers is refused after an election timeout. */
+static void
+test_read_stepdown_refuses(void **state)
+{
+	struct sync_msg newer = {.type = SYNC_MSG_APPEND, .from = 3, .to = 1, .term = 5};
+	const struct sync_msg *r;
+
+	make_cluster(3);
+	elect(1);
+	assert_int_equal(read_index(1, 1), SYNC_OK);
+	qn = 0;
+	assert_int_equal(read_index(2, 2), SYNC_OK);
+	deliver(NULL);				/* READ_INDEX to 1 */
+	qn = 0;						/* heartbeats lost */
+	assert_null(answer(1, 1));
+	step(&newer);				/* 1 learns of term 5: secondary */
+	assert_int_equal(status(1).role, SYNC_SECONDARY);
+	assert_non_null(answer(1, 1));
+	assert_false(answer(1, 1)->ok);
+	r = sent(1, SYNC_MSG_READ_INDEX_RESP, 2);
+	assert_non_null(r);
+	assert_true(r->flags & SYNC_FLAG_REJECT);
+	assert_int_equal(r->term, 1);
+	assert_int_equal(r->hint_index, 2);
+	deliver(NULL);
+	assert_non_null(answer(2, 2));
+	assert_false(answer(2, 2)->ok);
+	free_cluster();
+
+	make_cluster(3);
+	elect(1);
+	assert_int_equal(read_index(1, 3), SYNC_OK);
+	assert_int_equal(read_index(2, 4), SYNC_OK);
+	assert_true(nodes[2].u.next_tick_ms <= now_ms + 1000);	/* its deadline */
+	qn = 0;						/* everything lost */
+	now_ms += 999;
+	tick(1);
+	tick(2);
+	assert_int_equal(n_got[1] + n_got[2], 0);
+	now_ms += 1;
+	tick(1);
+	tick(2);
+	/* nobody changed role: the deadline refused them */
+	assert_int_equal(status(1).role, SYNC_PRIMARY);
+	assert_int_equal(status(2).leader_id, 1);
+	assert_false(answer(1, 3)->ok);
+	assert_false(answer(2, 4)->ok);
+	free_cluster();
+}
+
+/* While it hands leadership over, the primary refuses reads: its own at
+ * once, a peer's with a REJECT. */
+static void
+test_read_transfer_refuses(void **state)
+{
+	const struct sync_msg *r;
+
+	three_with_entry();
+	assert_int_equal(sync_core_transfer_leadership(nodes[1].core, 2, &nodes[1].u), SYNC_OK);
+	apply(&nodes[1], &nodes[1].u);
+	qn = 0;						/* TIMEOUT_NOW lost: still transferring */
+	assert_int_equal(read_index(1, 1), SYNC_ERR_TRANSFERRING);
+	assert_int_equal(nodes[1].u.n_msgs, 0);
+	assert_int_equal(read_index(3, 2), SYNC_OK);
+	deliver(NULL);
+	r = sent(1, SYNC_MSG_READ_INDEX_RESP, 3);
+	assert_non_null(r);
+	assert_true(r->flags & SYNC_FLAG_REJECT);
+	deliver(NULL);
+	assert_false(answer(3, 2)->ok);
+	free_cluster();
+}
+
+/* One voter is a quorum: the answer comes in the same update, once its
+ * no-op is committed; before that the read waits for it. */
+static void
+test_read_single_node(void **state)
+{
+	uint64_t	x;
+
+	make_cluster(1);
+	now_ms += 2500;
+	tick(1);
+	assert_int_equal(status(1).role, SYNC_PRIMARY);
+	assert_int_equal(status(1).commit_index, 0);	/* no-op not persisted */
+	assert_int_equal(read_index(1, 1), SYNC_OK);
+	assert_null(answer(1, 1));
+	persist(1);
+	assert_non_null(answer(1, 1));
+	assert_true(answer(1, 1)->ok);
+	assert_int_equal(answer(1, 1)->index, 1);
+	x = propose(1, 9);
+	persist(1);
+	assert_int_equal(read_index(1, 2), SYNC_OK);
+	assert_int_equal(nodes[1].u.n_reads, 1);
+	assert_true(answer(1, 2)->ok);
+	assert_int_equal(answer(1, 2)->index, x);
+	free_cluster();
+}
+
+/* At most SYNC_MAX_READS wait on a node: beyond, BUSY (a peer's: REJECT). */
+static void
+test_read_bounded(void **state)
+{
+	make_cluster(3);
+	elect(1);
+	for (uint64_t i = 0; i < SYNC_MAX_READS; i++)
+		assert_int_equal(read_index(1, i), SYNC_OK);
+	assert_int_equal(read_index(1, 99), SYNC_ERR_BUSY);
+	assert_int_equal(read_index(2, 100), SYNC_OK);
+	deliver(NULL);
+	assert_true(sent(1, SYNC_MSG_READ_INDEX_RESP, 2)->flags & SYNC_FLAG_REJECT);
+	settle();
+	assert_int_equal(n_got[1], SYNC_MAX_READS);
+	for (uint64_t i = 0; i < SYNC_MAX_READS; i++)
+		assert_true(answer(1, i)->ok);
+	assert_false(answer(2, 100)->ok);
+	free_cluster();
+}
+
 /* The config payload codec round-trips and rejects malformed input. */
 static void
 test_config_codec(void **state)
@@ -782,6 +1060,13 @@ main(void)
 		cmocka_unit_test(test_transfer),
 		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_copy_needed),
+		cmocka_unit_test(test_read_primary_confirms),
+		cmocka_unit_test(test_read_old_round),
+		cmocka_unit_test(test_read_forwarded),
+		cmocka_unit_test(test_read_stepdown_refuses),
+		cmocka_unit_test(test_read_transfer_refuses),
+		cmocka_unit_test(test_read_single_node),
+		cmocka_unit_test(test_read_bounded),
 		cmocka_unit_test(test_config_codec),
 	};
 

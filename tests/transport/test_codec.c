@@ -3,7 +3,9 @@
  *	  Proves the replication message encoding: every message type round
  *	  trips with its fields and entries, and each kind of malformed input is
  *	  rejected with a message naming what is wrong; extension fields round
- *	  trip, unknown ones are skipped and malformed ones are refused.
+ *	  trip, unknown ones are skipped and malformed ones are refused; the
+ *	  ReadIndex messages and the read round round trip, and a frame without
+ *	  a round (an older node's) still decodes, with round 0.
  */
 #include "config.h"
 
@@ -65,7 +67,7 @@ test_round_trip(void **state)
 	assert_int_equal(got.entries[1].type, SYNC_ENTRY_NOOP);
 	free(buf);
 
-	for (uint32_t t = SYNC_MSG_APPEND_RESP; t <= SYNC_MSG_TIMEOUT_NOW; t++)
+	for (uint32_t t = SYNC_MSG_APPEND_RESP; t <= SYNC_MSG_READ_INDEX_RESP; t++)
 	{
 		struct sync_msg m = {.type = t, .flags = SYNC_FLAG_REJECT, .from = 3, .to = 1,
 		.term = UINT64_MAX, .index = 7, .hint_index = 5};
@@ -177,6 +179,80 @@ test_extensions(void **state)
 	free(buf);
 }
 
+/* READ_INDEX (hint_index = ctx) and READ_INDEX_RESP (commit = the read
+ * index) round trip; the round rides as an extension field only when
+ * nonzero; malformed rounds and unknown types are refused. */
+static void
+test_read_index(void **state)
+{
+	struct sync_msg req = {.type = SYNC_MSG_READ_INDEX, .from = 2, .to = 1,
+	.term = 3, .hint_index = 0xfeedULL};
+	struct sync_msg resp = {.type = SYNC_MSG_READ_INDEX_RESP, .flags = SYNC_FLAG_REJECT,
+	.from = 1, .to = 2, .term = 3, .hint_index = 0xfeedULL, .commit = 77};
+	struct sync_msg ack = {.type = SYNC_MSG_APPEND_RESP, .from = 2, .to = 1,
+	.term = 3, .index = 9, .commit = 9, .round = 12345};
+	struct sync_msg_ext ext = {.has_applied = true, .applied = 8};
+	struct sync_msg_ext got_ext;
+	struct sync_entry entries[8];
+	struct sync_msg got;
+	struct sync_msg hb = append;
+	size_t		len;
+	uint8_t    *buf = encode(&req, &len);
+
+	assert_int_equal(len, SYNC_MSG_HEADER_SIZE);
+	assert_null(sync_msg_decode(buf, len, &got, entries, 8));
+	assert_int_equal(got.type, SYNC_MSG_READ_INDEX);
+	assert_int_equal(got.hint_index, 0xfeedULL);
+	assert_int_equal(got.round, 0);
+	free(buf);
+	buf = encode(&resp, &len);
+	assert_null(sync_msg_decode(buf, len, &got, entries, 8));
+	assert_int_equal(got.type, SYNC_MSG_READ_INDEX_RESP);
+	assert_int_equal(got.flags, SYNC_FLAG_REJECT);
+	assert_int_equal(got.commit, 77);
+	assert_int_equal(got.hint_index, 0xfeedULL);
+	free(buf);
+
+	/* an APPEND with entries and a round, an ack with a round and applied */
+	hb.round = 4;
+	buf = encode(&hb, &len);
+	assert_int_equal(len, SYNC_MSG_HEADER_SIZE + 2 * SYNC_ENTRY_HEADER_SIZE + 5 + 12);
+	assert_null(sync_msg_decode(buf, len, &got, entries, 8));
+	assert_int_equal(got.round, 4);
+	assert_int_equal(got.n_entries, 2);
+	/* cut anywhere: refused, but right before the round, which is a whole
+	 * message without one (the frame's length and CRC catch such a cut) */
+	for (size_t cut = 0; cut < len; cut++)
+		if (cut != len - 12)
+			assert_non_null(sync_msg_decode(buf, cut, &got, entries, 8));
+	assert_null(sync_msg_decode(buf, len - 12, &got, entries, 8));
+	assert_int_equal(got.round, 0);
+	free(buf);
+	len = sync_msg_encoded_size_ext(&ack, &ext);
+	assert_int_equal(len, SYNC_MSG_HEADER_SIZE + 12 + 12);
+	buf = malloc(len);
+	sync_msg_encode_ext(&ack, &ext, buf);
+	assert_null(sync_msg_decode_ext(buf, len, &got, &got_ext, entries, 8));
+	assert_int_equal(got.round, 12345);
+	assert_true(got_ext.has_applied && got_ext.applied == 8);
+
+	/* the round field: bad length, zero, twice, on a type without one */
+	pgq_put_u16(buf + SYNC_MSG_HEADER_SIZE + 2, 7);
+	expect_bad(buf, len, "not 8 bytes");
+	sync_msg_encode_ext(&ack, &ext, buf);
+	pgq_put_u64(buf + SYNC_MSG_HEADER_SIZE + 4, 0);
+	expect_bad(buf, len, "round field is zero");
+	sync_msg_encode_ext(&ack, &ext, buf);
+	pgq_put_u16(buf + SYNC_MSG_HEADER_SIZE + 12, SYNC_EXT_ROUND);	/* applied -> round */
+	expect_bad(buf, len, "given twice");
+	sync_msg_encode_ext(&ack, &ext, buf);
+	pgq_put_u32(buf, SYNC_MSG_VOTE);
+	expect_bad(buf, len, "round field in a message that carries none");
+	pgq_put_u32(buf, SYNC_MSG_READ_INDEX_RESP + 1);
+	expect_bad(buf, len, "unknown message type");
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -184,6 +260,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_extensions),
+		cmocka_unit_test(test_read_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@
 #include "common/pgq_log.h"
 #include "sync/peer.h"
 #include "sync/peer_frame.h"
+#include "tests/lib/free_port.h"
 
 #define N 3
 
@@ -42,22 +43,6 @@ struct node
 
 static struct node nodes[N + 1];	/* 1-based; [0] unused */
 static uint16_t ports[N + 2];
-
-static uint16_t
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t	len = sizeof(sa);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0);
-	uint16_t	port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	getsockname(fd, (struct sockaddr *) &sa, &len);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
 
 static void
 on_message(void *arg, uint32_t from, const uint8_t *payload, size_t len)
