@@ -117,6 +117,9 @@ static const char nested_ddl_guard[] =
 	"CREATE EVENT TRIGGER " NESTED_DDL_TRIGGER "_drop ON sql_drop "
 	"EXECUTE FUNCTION _pgquorum.refuse_nested_ddl()";
 
+_Static_assert(sizeof(nested_ddl_guard) + CAPTURE_IDENT_MAX + 64 <= SQL_MAX,
+			   "the CREATE_PUBLICATION step must fit in SQL_MAX");
+
 static const char *const state_names[CAPTURE_ST_COUNT] = {
 	"idle", "connecting", "check-publication", "create-publication",
 	"check-slot", "create-slot", "start", "streaming", "failed",
@@ -442,10 +445,12 @@ next_step(struct capture_stream *cs, enum capture_stream_state st)
 					 "WHERE evtname = '" NESTED_DDL_TRIGGER "')", cs->publication);
 			break;
 		case CAPTURE_ST_CREATE_PUBLICATION:
-			snprintf(sql, sizeof(sql), "%s%s%s%s", cs->need_publication ? "CREATE PUBLICATION \"" : "",
-					 cs->need_publication ? cs->publication : "",
-					 cs->need_publication ? "\" FOR ALL TABLES; " : "",
-					 cs->need_guard ? nested_ddl_guard : "");
+			sql[0] = '\0';
+			if (cs->need_publication)
+				snprintf(sql, sizeof(sql), "CREATE PUBLICATION \"%s\" FOR ALL TABLES; ",
+						 cs->publication);
+			if (cs->need_guard)
+				strcat(sql, nested_ddl_guard);
 			break;
 		case CAPTURE_ST_CHECK_SLOT:
 			snprintf(sql, sizeof(sql), "SELECT plugin, two_phase, database = "

@@ -186,10 +186,23 @@ answered(void)
 	return answers[asked].got;
 }
 
+/* Ask a read index on node i (ctx) and check its one answer. */
+static void
+read_on(uint32_t i, uint64_t ctx)
+{
+	char		err[256];
+
+	asked = i;
+	assert_int_equal(sync_node_read_index(nodes[i], ctx, err, sizeof(err)), 0);
+	assert_true(run_until(answered));
+	assert_int_equal(answers[i].ctx, ctx);
+	assert_true(answers[i].ok);
+	assert_true(answers[i].index >= committed_index);
+}
+
 static void
 test_read_index(void **state)
 {
-	char		err[256];
 	uint32_t	secondary;
 
 	assert_true(run_until(settled));
@@ -197,19 +210,8 @@ test_read_index(void **state)
 	assert_true(run_until(is_committed));
 	secondary = primary % N + 1;
 
-	asked = secondary;
-	assert_int_equal(sync_node_read_index(nodes[secondary], 41, err, sizeof(err)), 0);
-	assert_true(run_until(answered));
-	assert_int_equal(answers[secondary].ctx, 41);
-	assert_true(answers[secondary].ok);
-	assert_true(answers[secondary].index >= committed_index);
-
-	asked = primary;
-	assert_int_equal(sync_node_read_index(nodes[primary], 42, err, sizeof(err)), 0);
-	assert_true(run_until(answered));
-	assert_int_equal(answers[primary].ctx, 42);
-	assert_true(answers[primary].ok);
-	assert_true(answers[primary].index >= committed_index);
+	read_on(secondary, 41);
+	read_on(primary, 42);
 }
 
 int
