@@ -242,6 +242,15 @@ on_applied(void *arg, uint64_t applied)
 	proxy_admin_applied(node->proxy, info.applied_index);
 }
 
+/* The answer to a read index the proxy asked (proxy_admin.h). */
+static void
+on_read_index(void *arg, uint64_t ctx, bool ok, uint64_t index)
+{
+	struct node *node = arg;
+
+	proxy_admin_read_done(node->proxy, ctx, ok, index);
+}
+
 /* The proxy's write-path hooks (proxy/proxy.h): the node's role, the
  * commit coordinator and the classifier. */
 static bool
@@ -452,6 +461,7 @@ start_replication(struct node *node, unsigned sync_flags)
 	resolve_at_start(node, applied);
 	sync_node_set_rebuild(node->sync, on_rebuild_needed, node);
 	sync_node_set_demoted(node->sync, on_demoted, node);
+	sync_node_set_read_cb(node->sync, on_read_index, node);
 	node->commit = commit_start(node->loop, node->cfg, node->sync, err, sizeof(err));
 	if (node->commit == NULL)
 	{

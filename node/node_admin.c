@@ -590,26 +590,17 @@ hook_call(void *arg, const struct sql_admin_cmd *cmd, char *result, size_t cap,
 	return 0;
 }
 
-/* Leadership confirmed: this primary heard from a majority of voters
- * (itself included) within the election timeout. */
-static bool
-leader_confirmed(const struct node_admin *adm, const struct sync_node_info *info)
+static int
+hook_read_index(void *arg, uint64_t ctx, char *err, size_t errlen)
 {
-	int			voters = 0,
-				heard = 0;
+	struct node_admin *adm = arg;
 
-	for (int i = 0; i < info->n_peers; i++)
+	if (!replicating(adm))
 	{
-		const struct sync_node_peer_info *p = &info->peers[i];
-
-		if (!p->voter)
-			continue;
-		voters++;
-		if (p->id == info->id ||
-			(p->last_contact_ms >= 0 && p->last_contact_ms < cfg_of(adm)->election_timeout_ms))
-			heard++;
+		snprintf(err, errlen, "this node is not replicating now");
+		return -1;
 	}
-	return heard * 2 > voters;
+	return sync_node_read_index(*adm->t.sync, ctx, err, errlen);
 }
 
 static void
@@ -627,7 +618,6 @@ hook_state(void *arg, struct proxy_admin_state *st)
 	st->applied = info.applied_index;
 	st->commit = info.commit_index;
 	st->primary = strcmp(info.role, "primary") == 0;
-	st->leader_confirmed = st->primary && leader_confirmed(adm, &info);
 }
 
 struct node_admin *
@@ -648,6 +638,7 @@ node_admin_start(struct ev_loop *loop, const struct node_admin_targets *t)
 		.command = hook_command,
 		.call = hook_call,
 		.state = hook_state,
+		.read_index = hook_read_index,
 		.arg = adm,
 	});
 	return adm;

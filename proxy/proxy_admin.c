@@ -7,10 +7,14 @@
  *	1. Read consistency: a batch that starts a transaction (the backend is
  *	   idle) waits until this node has applied what the session's level
  *	   asks for; the batch stays held (not consumed) meanwhile, and the
- *	   session's further input queues behind it.  At level strong the
- *	   primary confirms its leadership first, and a secondary has the
- *	   batch run on the primary node (PROXY_ADMIN_PRIMARY), unless the
- *	   node answers it itself (a node command, a view).
+ *	   session's further input queues behind it.  At level strong a
+ *	   secondary has the batch run on the primary node
+ *	   (PROXY_ADMIN_PRIMARY); a batch that does not move (on the primary,
+ *	   or one the node answers or rewrites in part, or a run ended by
+ *	   Flush) asks the cluster for a read index (ReadIndex: the primary
+ *	   confirms with a majority that it still leads) and waits until this
+ *	   node has applied that far.  Sessions asking while a round is out
+ *	   share the next one.
  *	2. Each Query text and Parse text is looked at: a node command (an
  *	   admin function, SET/RESET/SHOW pgquorum.x) is carried out and its
  *	   text replaced by one the local server answers (the result as a
@@ -56,7 +60,25 @@ struct proxy_admin
 {
 	struct proxy_admin_hooks hooks;
 	const struct proxy_client *current;	/* whose batch is rewritten now */
-	struct proxy_list waiters;	/* sessions waiting for the applied index */
+	struct proxy_list waiters;	/* sessions whose batch waits */
+	struct proxy *px;
+	/* read index rounds: one out at a time */
+	uint64_t	round;			/* the last one asked */
+	bool		round_out;		/* asked, its answer not handled yet */
+	bool		answered;		/* the answer came: kick handles it */
+	bool		answer_ok;
+	uint64_t	answer_index;
+	ev_timer	kick;			/* handles the answer from the loop, never
+								 * inside the asking session's own pass */
+};
+
+/* What a held batch waits for. */
+enum adm_wait
+{
+	ADM_WAIT_NONE = 0,
+	ADM_WAIT_READ,				/* a read index (strong) */
+	ADM_WAIT_APPLY,				/* applied >= wait_index (session, strong) */
+	ADM_WAIT_CALL				/* wait_applied(): applied >= wait_index */
 };
 
 /* A named prepared statement whose text names views: re-parsed before
@@ -76,16 +98,23 @@ struct proxy_admin_session
 	enum rc_level level;
 	uint64_t	last_write;		/* log index of its last acknowledged write */
 	int			stmt_cls;		/* sql_class of its last statement, -1 */
-	bool		waiting;
-	bool		resumed;		/* the held batch comes again after a wait */
-	bool		timed_out;
+	enum adm_wait waiting;
 	uint64_t	wait_index;
+	uint64_t	read_round;		/* ADM_WAIT_READ: the round it is in */
 	ev_timer	timer;
+	/* where the held batch is */
+	bool		rc_passed;		/* read consistency holds for it ... */
+	bool		rc_primary;		/* ... on the primary node */
+	bool		rc_failed;		/* refused, with rc_error */
+	bool		call_resumed;	/* its wait_applied() waited */
+	char		rc_error[PROXY_ERRMSG_LEN];
 	struct adm_named named[ADMIN_MAX_NAMED];
 	int			n_named;
 };
 
 /* ---- setup ---- */
+
+static void on_read_kick(struct ev_loop *loop, ev_timer *w, int revents);
 
 void
 proxy_set_admin_hooks(struct proxy *px, const struct proxy_admin_hooks *hooks)
@@ -95,12 +124,18 @@ proxy_set_admin_hooks(struct proxy *px, const struct proxy_admin_hooks *hooks)
 	px->admin = calloc(1, sizeof(*px->admin));
 	PGQ_ASSERT(px->admin != NULL);
 	px->admin->hooks = *hooks;
+	px->admin->px = px;
 	proxy_list_init(&px->admin->waiters);
+	ev_timer_init(&px->admin->kick, on_read_kick, 0., 0.);
+	px->admin->kick.data = px->admin;
 }
 
 void
 proxy_admin_free(struct proxy *px)
 {
+	if (px->admin == NULL)
+		return;
+	ev_timer_stop(px->loop, &px->admin->kick);
 	free(px->admin);
 	px->admin = NULL;
 }
@@ -110,7 +145,14 @@ adm_unwait(struct proxy_admin_session *a)
 {
 	ev_timer_stop(a->cl->px->loop, &a->timer);
 	proxy_list_remove(&a->link);
-	a->waiting = false;
+	a->waiting = ADM_WAIT_NONE;
+}
+
+/* The held batch is through (or refused): the next one starts afresh. */
+static void
+adm_done(struct proxy_admin_session *a)
+{
+	a->rc_passed = a->rc_primary = a->rc_failed = a->call_resumed = false;
 }
 
 void
@@ -148,7 +190,7 @@ adm_get(struct proxy_client *cl)
 bool
 proxy_admin_waiting(const struct proxy_client *cl)
 {
-	return cl->adm != NULL && cl->adm->waiting;
+	return cl->adm != NULL && cl->adm->waiting != ADM_WAIT_NONE;
 }
 
 void
@@ -160,37 +202,97 @@ proxy_session_note_write(struct proxy_client *cl, uint64_t index)
 		a->last_write = index;
 }
 
-/* ---- waiting for the applied index ---- */
+/* ---- waiting: for the applied index, for a read index ---- */
 
+static int
+wait_ms_of(const struct proxy *px)
+{
+	int			ms = px->cfg->read_consistency_timeout_ms;
+
+	return ms > 0 ? ms : ADMIN_WAIT_DEFAULT_MS;
+}
+
+/* The held batch comes again; what it waited for is set in a. */
 static void
-adm_wake(struct proxy_admin_session *a, bool timed_out)
+adm_resume(struct proxy_admin_session *a)
 {
 	adm_unwait(a);
-	a->resumed = true;
-	a->timed_out = timed_out;
 	proxy_write_resume(a->cl);
+}
+
+static void
+adm_fail(struct proxy_admin_session *a, const char *msg)
+{
+	a->rc_failed = true;
+	snprintf(a->rc_error, sizeof(a->rc_error), "%s", msg);
+}
+
+/* The wait is over: the applied index reached what it waited for. */
+static void
+adm_reached(struct proxy_admin_session *a)
+{
+	if (a->waiting == ADM_WAIT_CALL)
+		a->call_resumed = true;
+	else
+	{
+		a->rc_passed = true;
+		a->rc_primary = false;
+	}
+	adm_resume(a);
 }
 
 static void
 on_wait_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	adm_wake(w->data, true);
+	struct proxy_admin_session *a = w->data;
+	const struct proxy_admin_hooks *h = &a->cl->px->admin->hooks;
+	struct proxy_admin_state st;
+	char		msg[PROXY_ERRMSG_LEN];
+
+	(void) loop;
+	(void) revents;
+	switch (a->waiting)
+	{
+		case ADM_WAIT_CALL:
+			a->call_resumed = true;	/* wait_applied answers false */
+			break;
+		case ADM_WAIT_READ:
+			snprintf(msg, sizeof(msg), "read_consistency strong: no read index "
+					 "came within %d ms (the primary could not confirm with a "
+					 "majority of nodes that it still leads)", wait_ms_of(a->cl->px));
+			adm_fail(a, msg);
+			break;
+		default:
+			h->state(h->arg, &st);
+			snprintf(msg, sizeof(msg), "read_consistency %s: this node has applied the "
+					 "log through index %llu, not yet %llu, after %d ms",
+					 rc_names[a->level], (unsigned long long) st.applied,
+					 (unsigned long long) a->wait_index, wait_ms_of(a->cl->px));
+			adm_fail(a, msg);
+			break;
+	}
+	adm_resume(a);
 }
 
 static void
-adm_wait(struct proxy_admin_session *a, uint64_t index, int timeout_ms)
+adm_wait(struct proxy_admin_session *a, enum adm_wait what, uint64_t index,
+		 int timeout_ms)
 {
 	struct proxy *px = a->cl->px;
 
-	PGQ_ASSERT(!a->waiting);
-	a->waiting = true;
+	PGQ_ASSERT(a->waiting == ADM_WAIT_NONE && what != ADM_WAIT_NONE);
+	a->waiting = what;
 	a->wait_index = index;
 	proxy_list_append(&px->admin->waiters, &a->link);
 	ev_timer_init(&a->timer, on_wait_timeout, timeout_ms / 1000.0, 0.);
 	a->timer.data = a;
 	ev_timer_start(px->loop, &a->timer);
-	pgq_debug("proxy: session %u: waits for applied index %llu (%d ms)",
-			  a->cl->id, (unsigned long long) index, timeout_ms);
+	if (what == ADM_WAIT_READ)
+		pgq_debug("proxy: session %u: waits for read index round %llu (%d ms)",
+				  a->cl->id, (unsigned long long) a->read_round, timeout_ms);
+	else
+		pgq_debug("proxy: session %u: waits for applied index %llu (%d ms)",
+				  a->cl->id, (unsigned long long) index, timeout_ms);
 }
 
 void
@@ -202,31 +304,168 @@ proxy_admin_applied(struct proxy *px, uint64_t applied)
 	if (px == NULL || px->admin == NULL)
 		return;
 	/* A woken session may wait again: it is appended, and seen with an
-	 * index it has not reached. */
+	 * index it has not reached, or waiting for a read index. */
 	for (l = px->admin->waiters.next; l != &px->admin->waiters; l = next)
 	{
 		struct proxy_admin_session *a = proxy_container(l, struct proxy_admin_session, link);
 
 		next = l->next;
-		if (applied >= a->wait_index)
-			adm_wake(a, false);
+		if (a->waiting != ADM_WAIT_READ && applied >= a->wait_index)
+			adm_reached(a);
+	}
+}
+
+/* Ask round number round; -1 with the reason in err. */
+static int
+read_ask(struct proxy_admin *adm, uint64_t round, char *err, size_t errlen)
+{
+	const struct proxy_admin_hooks *h = &adm->hooks;
+
+	if (h->read_index == NULL)
+	{
+		snprintf(err, errlen, "this node does not replicate");
+		return -1;
+	}
+	adm->round = round;
+	adm->round_out = true;
+	adm->answered = false;
+	/* the core answers each ask once, within an election timeout; a node
+	 * that restarts its replication drops them: the kick is the round's
+	 * deadline too */
+	ev_timer_stop(adm->px->loop, &adm->kick);
+	ev_timer_set(&adm->kick, wait_ms_of(adm->px) / 1000.0, 0.);
+	ev_timer_start(adm->px->loop, &adm->kick);
+	if (h->read_index(h->arg, round, err, errlen) < 0)
+	{
+		adm->round_out = false;
+		ev_timer_stop(adm->px->loop, &adm->kick);
+		return -1;
+	}
+	return 0;
+}
+
+void
+proxy_admin_read_done(struct proxy *px, uint64_t ctx, bool ok, uint64_t index)
+{
+	struct proxy_admin *adm = px != NULL ? px->admin : NULL;
+
+	if (adm == NULL || !adm->round_out || ctx != adm->round || adm->answered)
+		return;					/* not ours, or stale */
+	adm->answered = true;
+	adm->answer_ok = ok;
+	adm->answer_index = index;
+	ev_timer_stop(px->loop, &adm->kick);
+	ev_timer_set(&adm->kick, 0., 0.);
+	ev_timer_start(px->loop, &adm->kick);
+}
+
+/* Move waiter a to the list of those to wake. */
+static void
+to_wake(struct proxy_list *woken, struct proxy_admin_session *a)
+{
+	proxy_list_remove(&a->link);
+	proxy_list_append(woken, &a->link);
+}
+
+/*
+ * The answer of the round out (or its deadline): its sessions wait for the applied index
+ * now (or are refused), and the sessions that came during the round get
+ * the next one.  The wakes come last, when the rounds are settled: a
+ * woken session may ask again.
+ */
+static void
+on_read_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct proxy_admin *adm = w->data;
+	const struct proxy_admin_hooks *h = &adm->hooks;
+	struct proxy_admin_state st;
+	struct proxy_list woken,
+			   *l,
+			   *next;
+	uint64_t	round = adm->round;
+	bool		more = false;
+	char		err[PROXY_ERRMSG_LEN - 64],
+				msg[PROXY_ERRMSG_LEN];
+
+	(void) loop;
+	(void) revents;
+	if (!adm->round_out)
+		return;
+	if (!adm->answered)
+		adm->answer_ok = false; /* no answer by the deadline */
+	adm->round_out = adm->answered = false;
+	h->state(h->arg, &st);
+	proxy_list_init(&woken);
+	for (l = adm->waiters.next; l != &adm->waiters; l = next)
+	{
+		struct proxy_admin_session *a = proxy_container(l, struct proxy_admin_session, link);
+
+		next = l->next;
+		if (a->waiting != ADM_WAIT_READ)
+			continue;
+		if (a->read_round != round)
+		{
+			more = true;
+			continue;
+		}
+		if (!adm->answer_ok)
+		{
+			adm_fail(a, "read_consistency strong: the primary could not confirm "
+					 "with a majority of nodes that it still leads (a partition "
+					 "or an election): retry");
+			to_wake(&woken, a);
+			continue;
+		}
+		a->waiting = ADM_WAIT_APPLY;
+		a->wait_index = adm->answer_index;
+		if (st.applied >= a->wait_index)
+			to_wake(&woken, a);
+	}
+	if (more && read_ask(adm, round + 1, err, sizeof(err)) < 0)
+	{
+		snprintf(msg, sizeof(msg), "read_consistency strong: %s", err);
+		for (l = adm->waiters.next; l != &adm->waiters; l = next)
+		{
+			struct proxy_admin_session *a = proxy_container(l, struct proxy_admin_session, link);
+
+			next = l->next;
+			if (a->waiting == ADM_WAIT_READ)
+			{
+				adm_fail(a, msg);
+				to_wake(&woken, a);
+			}
+		}
+	}
+	while (woken.next != &woken)
+	{
+		struct proxy_admin_session *a = proxy_container(woken.next, struct proxy_admin_session, link);
+
+		if (a->rc_failed)
+			adm_resume(a);
+		else
+			adm_reached(a);
 	}
 }
 
 /* ---- answers ---- */
 
-/* ErrorResponse and ReadyForQuery for a batch refused while idle. */
+/* ErrorResponse, and ReadyForQuery unless the batch is a run ended by
+ * Flush (its Sync comes later), for a batch refused while idle. */
 static int
-adm_refuse(struct proxy_client *cl, const char *sqlstate, const char *msg)
+adm_refuse_run(struct proxy_client *cl, bool flush, const char *sqlstate,
+			   const char *msg)
 {
 	uint8_t		buf[PROXY_ERRMSG_LEN + 64];
 	struct pq_build b;
 
 	pq_build_init(&b, buf, sizeof(buf));
 	pq_build_error(&b, PqMsg_ErrorResponse, "ERROR", sqlstate, msg);
-	pq_build_begin(&b, PqMsg_ReadyForQuery);
-	pq_build_byte(&b, PQ_TXN_IDLE);
-	pq_build_end(&b);
+	if (!flush)
+	{
+		pq_build_begin(&b, PqMsg_ReadyForQuery);
+		pq_build_byte(&b, PQ_TXN_IDLE);
+		pq_build_end(&b);
+	}
 	PGQ_ASSERT(!b.overflow);
 	pgq_info("proxy: session %u: ERROR %s: %s", cl->id, sqlstate, msg);
 	if (proxy_conn_send(cl->px, &cl->conn, buf, b.len) < 0)
@@ -235,6 +474,12 @@ adm_refuse(struct proxy_client *cl, const char *sqlstate, const char *msg)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+adm_refuse(struct proxy_client *cl, const char *sqlstate, const char *msg)
+{
+	return adm_refuse_run(cl, false, sqlstate, msg);
 }
 
 /* A DO block that raises sqlstate with msg: the server reports the error,
@@ -317,14 +562,6 @@ set_error(struct adm_text *t, const char *sqlstate, const char *msg)
 	snprintf(t->err_msg, sizeof(t->err_msg), "%s", msg);
 }
 
-static int
-wait_ms_of(const struct proxy *px)
-{
-	int			ms = px->cfg->read_consistency_timeout_ms;
-
-	return ms > 0 ? ms : ADMIN_WAIT_DEFAULT_MS;
-}
-
 static void
 do_call(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t,
 		bool run)
@@ -361,7 +598,7 @@ do_call(struct proxy_client *cl, const sql_admin_cmd *cmd, struct adm_text *t,
 			return;
 		}
 		if (st.applied < (uint64_t) cmd->iargs[0] && cmd->iargs[0] > 0 &&
-			cmd->iargs[1] > 0 && !cl->adm->resumed)
+			cmd->iargs[1] > 0 && !cl->adm->call_resumed)
 		{
 			t->wait = true;
 			t->wait_index = (uint64_t) cmd->iargs[0];
@@ -724,57 +961,164 @@ batch_runs(const uint8_t *p, size_t n)
 	return false;
 }
 
-/* strong on the primary: 0 go on when it heard from a majority within the
- * election timeout; else refused with 40001: 2, or -1 if the session ended. */
-static int
-adm_strong_here(struct proxy_client *cl, const struct proxy_admin_state *st)
+/* Does the text read replicated data: a user relation, a sequence, a
+ * function of unknown volatility (or a text the classifier cannot say)? */
+static bool
+text_reads_data(struct proxy_client *cl, const char *text)
 {
-	PGQ_ASSERT(st->primary);
-	if (st->leader_confirmed)
-		return 0;
-	return adm_refuse(cl, SQLSTATE_RETRY, "read_consistency strong: this node "
-					  "could not confirm that it is still the primary (it has "
-					  "not heard from a majority within the election timeout)")
-		< 0 ? -1 : 2;
+	const sql_result *r = cl->px->hooks.classify(cl->px->hooks.arg, text);
+
+	if (r == NULL || r->status == SQL_STATUS_NO_MEMORY)
+		return true;
+	if (r->status != SQL_STATUS_OK)
+		return false;			/* empty, or the server reports the error */
+	return r->user_relations ||
+		(r->flags & (SQL_F_UNKNOWN_FUNCTION | SQL_F_USES_SEQUENCE)) != 0;
 }
 
-/* Read consistency: 0 go on, 1 wait, -1 session ended, 2 refused, 3 wait
+/*
+ * What a strong read of the batch is: *stays when the node answers or
+ * rewrites part of it (a node command, a view, a named statement over
+ * views), so it cannot move to the primary node; *data when a statement
+ * may read replicated data, counting a Bind of a statement parsed in an
+ * earlier batch (its text is not looked at again).
+ */
+#define ADMIN_MAX_LOOKBACK 64	/* messages searched for a Bind's Parse */
+
+/* Is statement name parsed by a message of p before offset upto? */
+static bool
+parsed_before(const uint8_t *p, size_t upto, const char *name)
+{
+	int			k = 0;
+
+	for (size_t off = 0; off < upto && k < ADMIN_MAX_LOOKBACK;
+		 off += 1 + pq_get_uint32(p + off + 1), k++)
+		if (p[off] == PqMsg_Parse &&
+			strncmp((const char *) p + off + PQ_HEADER_LEN, name, upto - off) == 0)
+			return true;
+	return false;
+}
+
+/* The statement name of a Bind message, or NULL if malformed. */
+static const char *
+bind_statement(const uint8_t *m)
+{
+	struct pq_reader r;
+
+	pq_reader_init(&r, m + PQ_HEADER_LEN, pq_get_uint32(m + 1) - 4);
+	if (pq_read_string(&r) == NULL)
+		return NULL;
+	return pq_read_string(&r);
+}
+
+static void
+batch_reads(struct proxy_client *cl, const uint8_t *p, size_t n, bool *stays,
+			bool *data)
+{
+	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
+
+	*stays = *data = false;
+	for (size_t off = 0; off + PQ_HEADER_LEN <= n; off += 1 + pq_get_uint32(p + off + 1))
+	{
+		bool		named;
+		size_t		toff = text_offset(p + off, &named);
+		const char *text = (const char *) p + off + toff;
+		sql_admin_cmd cmd;
+		const sql_result *r;
+
+		if (p[off] == PqMsg_Bind)
+		{
+			const char *name = bind_statement(p + off);
+			const struct adm_named *e = name ? named_find(cl->adm, name) : NULL;
+
+			if (e != NULL)
+			{
+				*stays = true;	/* re-parsed with figures of now */
+				*data |= text_reads_data(cl, e->text);
+			}
+			else if (name == NULL || !parsed_before(p, off, name))
+				*data = true;	/* parsed earlier: not looked at again */
+			continue;
+		}
+		if (toff == 0)
+			continue;
+		if (h->command(h->arg, text, &cmd) != SQL_ADMIN_CMD_NONE)
+		{
+			*stays = true;
+			continue;
+		}
+		r = cl->px->hooks.classify(cl->px->hooks.arg, text);
+		*stays |= r != NULL && r->admin_views != 0;
+		*data |= text_reads_data(cl, text);
+	}
+}
+
+/*
+ * strong, for a batch that does not move to the primary node: join the
+ * next read index round.  A round already out may have been answered at
+ * the primary before this batch came, so it could miss a write
+ * acknowledged since: the batch waits for the one after it.  1 waits, or
+ * what adm_refuse_run returns.
+ */
+static int
+adm_read(struct proxy_client *cl, bool flush)
+{
+	struct proxy_admin_session *a = cl->adm;
+	struct proxy_admin *adm = cl->px->admin;
+	char		err[PROXY_ERRMSG_LEN - 64],
+				msg[PROXY_ERRMSG_LEN];
+
+	if (adm->round_out)
+		a->read_round = adm->round + 1;
+	else if (read_ask(adm, adm->round + 1, err, sizeof(err)) == 0)
+		a->read_round = adm->round;
+	else
+	{
+		snprintf(msg, sizeof(msg), "read_consistency strong: %s", err);
+		return adm_refuse_run(cl, flush, SQLSTATE_RETRY, msg) < 0 ? -1 : 2;
+	}
+	adm_wait(a, ADM_WAIT_READ, UINT64_MAX, wait_ms_of(cl->px));
+	return 1;
+}
+
+/*
+ * Read consistency: 0 go on, 1 wait, -1 session ended, 2 refused, 3 wait
  * for the backend to answer what is in flight, 4 go on on the primary
  * node (strong on a secondary: never a local read, which could miss a
- * write the primary acknowledged). */
+ * write the primary acknowledged, unless a read index says how far to
+ * apply first).  A batch that continues an unsynced run was looked at
+ * with the run's first part.
+ */
 static int
-adm_consistency(struct proxy_client *cl, const uint8_t *p, size_t n, bool resumed,
-				bool timed_out)
+adm_consistency(struct proxy_client *cl, const uint8_t *p, size_t n, bool flush)
 {
 	struct proxy_admin_session *a = cl->adm;
 	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
 	struct proxy_admin_state st;
-	uint64_t	target;
-	char		msg[PROXY_ERRMSG_LEN];
+	bool		stays,
+				data;
 
 	if (a->level == RC_LOCAL || !batch_runs(p, n))
 		return 0;
 	if (cl->be->pending > 0)
 		return 3;				/* the transaction state is not known yet */
-	if (cl->be->txn != PQ_TXN_IDLE)
+	if (cl->be->txn != PQ_TXN_IDLE || cl->be->unsynced)
 		return 0;
 	h->state(h->arg, &st);
-	if (a->level == RC_STRONG)
-		return st.primary ? adm_strong_here(cl, &st) : 4;
-	PGQ_ASSERT(a->level == RC_SESSION);
-	target = a->last_write;
-	if (st.applied >= target || (resumed && !timed_out))
-		return 0;
-	if (resumed)
+	if (a->level == RC_SESSION)
 	{
-		snprintf(msg, sizeof(msg), "read_consistency %s: this node has applied the "
-				 "log through index %llu, not yet %llu, after %d ms",
-				 rc_names[a->level], (unsigned long long) st.applied,
-				 (unsigned long long) target, wait_ms_of(cl->px));
-		return adm_refuse(cl, SQLSTATE_RETRY, msg) < 0 ? -1 : 2;
+		if (st.applied >= a->last_write)
+			return 0;
+		adm_wait(a, ADM_WAIT_APPLY, a->last_write, wait_ms_of(cl->px));
+		return 1;
 	}
-	adm_wait(a, target, wait_ms_of(cl->px));
-	return 1;
+	PGQ_ASSERT(a->level == RC_STRONG);
+	batch_reads(cl, p, n, &stays, &data);
+	if (!st.primary && !cl->forwarded_in && !flush && !stays)
+		return 4;
+	if (!data)
+		return 0;				/* nothing replicated is read */
+	return adm_read(cl, flush);
 }
 
 #define ADMIN_MAX_TEXTS 64		/* texts of one batch looked at */
@@ -859,8 +1203,8 @@ adm_replace(struct proxy_client *cl, const uint8_t *p, size_t n,
 	return PROXY_ADMIN_GO;
 }
 
-/* Rewrite the texts of a run ended by Flush: nothing waits (a resumed
- * session's wait_applied answers with the index of now). */
+/* Rewrite the texts of a run ended by Flush: wait_applied answers with
+ * the index of now. */
 static int
 adm_rewrite_only(struct proxy_client *cl, const uint8_t *p, size_t n,
 				 uint8_t **out, size_t *out_len)
@@ -870,14 +1214,12 @@ adm_rewrite_only(struct proxy_client *cl, const uint8_t *p, size_t n,
 	size_t		offs[ADMIN_MAX_TEXTS];
 	int			n_texts = 0;
 	bool		any = false;
-	bool		resumed = a->resumed;
 
 	memset(texts, 0, sizeof(texts));
-	a->resumed = true;
+	a->call_resumed = true;
 	cl->px->admin->current = cl;
 	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
 	cl->px->admin->current = NULL;
-	a->resumed = resumed;
 	for (int i = 0; i < n_texts; i++)
 		any |= texts[i].out != NULL;
 	if (!any)
@@ -886,43 +1228,52 @@ adm_rewrite_only(struct proxy_client *cl, const uint8_t *p, size_t n,
 }
 
 /*
- * Whether the batch must wait first: read consistency, then wait_applied
- * (a first pass over the texts with no side effects).  PROXY_ADMIN_GO to
- * go on (*to_primary: on the primary node), else what proxy_admin_batch
- * returns.
+ * Whether the batch must wait first: read consistency (once per batch,
+ * however often it is held), then wait_applied (a first pass over the
+ * texts with no side effects; not in a run ended by Flush).
+ * PROXY_ADMIN_GO to go on (*to_primary: on the primary node), else what
+ * proxy_admin_batch returns.
  */
 static int
 adm_hold(struct proxy_client *cl, struct proxy_admin_session *a,
-		 const uint8_t *p, size_t n, bool *to_primary)
+		 const uint8_t *p, size_t n, bool flush, bool *to_primary)
 {
 	struct adm_text texts[ADMIN_MAX_TEXTS];
 	size_t		offs[ADMIN_MAX_TEXTS];
 	int			n_texts = 0,
 				wait,
 				rc;
-	bool		resumed = a->resumed,
-				timed_out = a->timed_out;
 
-	a->resumed = a->timed_out = false;
-	rc = adm_consistency(cl, p, n, resumed, timed_out);
-	if (rc == 3)
+	if (a->rc_failed)
 	{
-		a->resumed = resumed;	/* not consumed: the batch comes again */
-		a->timed_out = timed_out;
-		return PROXY_ADMIN_WAIT_IDLE;
+		adm_done(a);
+		rc = adm_refuse_run(cl, flush, SQLSTATE_RETRY, a->rc_error);
+		return rc < 0 ? -1 : flush ? PROXY_ADMIN_SKIP : PROXY_ADMIN_DONE;
 	}
-	*to_primary = rc == 4;
-	if (rc != 0 && rc != 4)
-		return rc == 2 ? PROXY_ADMIN_DONE : rc;
+	if (!a->rc_passed)
+	{
+		rc = adm_consistency(cl, p, n, flush);
+		if (rc == 3)
+			return PROXY_ADMIN_WAIT_IDLE;	/* not consumed: comes again */
+		if (rc == 1)
+			return PROXY_ADMIN_WAIT;
+		if (rc == 2)
+			return flush ? PROXY_ADMIN_SKIP : PROXY_ADMIN_DONE;
+		if (rc < 0)
+			return -1;
+		a->rc_passed = true;
+		a->rc_primary = rc == 4;
+	}
+	*to_primary = a->rc_primary;
+	if (flush)
+		return PROXY_ADMIN_GO;
 	memset(texts, 0, sizeof(texts));
-	a->resumed = resumed;
 	wait = adm_texts(cl, p, n, texts, offs, &n_texts, false);
 	for (int i = 0; i < n_texts; i++)
 		free(texts[i].out);
 	if (wait < 0)
-		return PROXY_ADMIN_GO;	/* a->resumed stays for the second pass */
-	a->resumed = false;
-	adm_wait(a, texts[wait].wait_index, texts[wait].wait_ms);
+		return PROXY_ADMIN_GO;
+	adm_wait(a, ADM_WAIT_CALL, texts[wait].wait_index, texts[wait].wait_ms);
 	return PROXY_ADMIN_WAIT;
 }
 
@@ -969,7 +1320,7 @@ adm_answer(struct proxy_client *cl, const uint8_t *p, size_t n,
 
 int
 proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
-				  bool can_wait, uint8_t **out, size_t *out_len)
+				  bool flush, uint8_t **out, size_t *out_len)
 {
 	struct proxy_admin_session *a;
 	struct adm_text texts[ADMIN_MAX_TEXTS];
@@ -987,23 +1338,26 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
 		return -1;
 	}
-	if (!can_wait)
-		return adm_rewrite_only(cl, p, n, out, out_len);
-	if (a->waiting)
+	if (a->waiting != ADM_WAIT_NONE)
 		return PROXY_ADMIN_WAIT;
 	/*
 	 * First what must wait, with no side effects; then the second pass
-	 * carries out the commands.  A resumed batch waits no more (the applied
-	 * index only grows, so what did not wait in the first pass does not in
-	 * the second).
+	 * carries out the commands.  A batch held comes again: what it passed
+	 * is kept in a until it goes on (adm_done).
 	 */
-	if ((rc = adm_hold(cl, a, p, n, &to_primary)) != PROXY_ADMIN_GO)
+	if ((rc = adm_hold(cl, a, p, n, flush, &to_primary)) != PROXY_ADMIN_GO)
 		return rc;
+	if (flush)
+	{
+		rc = adm_rewrite_only(cl, p, n, out, out_len);
+		adm_done(a);
+		return rc;
+	}
 	memset(texts, 0, sizeof(texts));
 	cl->px->admin->current = cl;
 	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
 	cl->px->admin->current = NULL;
-	a->resumed = false;
+	adm_done(a);
 	/* what the node answers or rewrites (a command, a view's figures, a
 	 * named statement re-parsed) runs here */
 	for (int i = 0; i < n_texts; i++)
@@ -1028,7 +1382,9 @@ session_state(const struct proxy_client *cl)
 				return "idle";
 			if (cl->be->pending > 0 || proxy_write_busy(cl))
 				return "active";
-			if (cl->adm && cl->adm->waiting)
+			if (cl->adm && cl->adm->waiting == ADM_WAIT_READ)
+				return "waiting for a read index";
+			if (cl->adm && cl->adm->waiting != ADM_WAIT_NONE)
 				return "waiting for apply";
 			if (cl->be->txn == PQ_TXN_BLOCK)
 				return "idle in transaction";

@@ -9,6 +9,7 @@
  * INTERFACE ROUTINES
  *	proxy_set_admin_hooks	- what the node provides (rewrite, commands, indexes)
  *	proxy_admin_applied		- the applied index moved: wake waiting sessions
+ *	proxy_admin_read_done	- the answer to a read_index hook call
  *	proxy_sessions			- walk the client sessions (pgquorum.sessions)
  *
  * The proxy links neither sql/ nor sync/: node/node_admin.c fills the
@@ -30,8 +31,6 @@ struct proxy_admin_state
 	uint64_t	applied;		/* applied to the local server */
 	uint64_t	commit;			/* commit index this node knows */
 	bool		primary;
-	bool		leader_confirmed;	/* primary, and heard from a majority
-									 * within the election timeout */
 };
 
 struct proxy_admin_hooks
@@ -53,6 +52,13 @@ struct proxy_admin_hooks
 	int			(*call) (void *arg, const struct sql_admin_cmd *cmd, char *result,
 						 size_t cap, const char **sqlstate, char *err, size_t errlen);
 	void		(*state) (void *arg, struct proxy_admin_state *st);
+	/*
+	 * Ask the cluster for a read index (Raft ReadIndex): 0 asked, and
+	 * proxy_admin_read_done comes exactly once with ctx, maybe before the
+	 * call returns; -1 refused now (reason in err).  NULL: strong reads
+	 * that need one are refused.
+	 */
+	int			(*read_index) (void *arg, uint64_t ctx, char *err, size_t errlen);
 	void	   *arg;
 };
 
@@ -74,6 +80,9 @@ struct proxy_session_info
 
 void		proxy_set_admin_hooks(struct proxy *px, const struct proxy_admin_hooks *hooks);
 void		proxy_admin_applied(struct proxy *px, uint64_t applied);
+/* The read index asked with ctx: ok with index (every write acknowledged
+ * before the ask is at or below it), or refused. */
+void		proxy_admin_read_done(struct proxy *px, uint64_t ctx, bool ok, uint64_t index);
 /* Write transactions this node forwarded to the primary since start. */
 uint64_t	proxy_forwarded_writes(const struct proxy *px);
 void		proxy_sessions(struct proxy *px,

@@ -403,21 +403,24 @@ bool		proxy_write_busy(const struct proxy_client *cl);
 /* proxy_admin.c: admin SQL (proxy_admin.h).  proxy_admin_batch looks at one
  * batch before it is routed: PROXY_ADMIN_GO with *out a replacement batch
  * (owned by the caller) or NULL, PROXY_ADMIN_WAIT (held; the session is
- * resumed later), PROXY_ADMIN_DONE (answered and consumed), -1 (ended).
+ * resumed later), PROXY_ADMIN_WAIT_IDLE (held until the backend answered
+ * all), PROXY_ADMIN_DONE (answered and consumed), -1 (ended).
  * PROXY_ADMIN_PRIMARY is PROXY_ADMIN_GO for a batch of a strong session
  * on a secondary that starts a transaction and that the node does not
  * answer itself: the write path runs it on the primary node.
- * Without can_wait (a run ended by Flush) it only rewrites: no read
- * consistency, wait_applied answers at once, errors go to the server; it
- * returns PROXY_ADMIN_GO or -1. */
+ * With flush (a run ended by Flush, which cannot move) read consistency
+ * holds it as for any batch, wait_applied answers at once, and a refusal
+ * is PROXY_ADMIN_SKIP: ErrorResponse sent, the client's messages up to its
+ * Sync are to be discarded, as the server does after an error. */
 #define PROXY_ADMIN_DONE	0
 #define PROXY_ADMIN_WAIT	1
 #define PROXY_ADMIN_GO		2
-#define PROXY_ADMIN_WAIT_IDLE 3	/* held until the backend answered all */
+#define PROXY_ADMIN_WAIT_IDLE 3
 #define PROXY_ADMIN_PRIMARY	4	/* go on, on the primary node: read
 								 * consistency strong on a secondary */
+#define PROXY_ADMIN_SKIP	5
 int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
-							  bool can_wait, uint8_t **out, size_t *out_len);
+							  bool flush, uint8_t **out, size_t *out_len);
 void		proxy_admin_client_free(struct proxy_client *cl);
 /* The session's batch is held by a read consistency or wait_applied wait. */
 bool		proxy_admin_waiting(const struct proxy_client *cl);

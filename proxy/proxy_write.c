@@ -152,6 +152,8 @@ struct proxy_wp
 	struct wp_op *op;
 	bool		wait_idle;		/* a batch waits for the backend to be idle */
 	bool		pumping;
+	bool		skip_to_sync;	/* the node refused a run ended by Flush:
+								 * discard input up to the next Sync */
 	bool		wrote;			/* the current transaction may have written */
 	uint32_t	txn_flags;		/* OR of its statements' flags */
 	struct wp_stmt *stmts;
@@ -2559,7 +2561,7 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 
 	if (cl->wp->ended)
 		return demote_answer(cl, p, n, last);
-	rc = proxy_admin_batch(cl, p, n, true, &np, &nn);
+	rc = proxy_admin_batch(cl, p, n, false, &np, &nn);
 	strong = rc == PROXY_ADMIN_PRIMARY;
 
 	if (rc == PROXY_ADMIN_WAIT_IDLE)
@@ -2829,6 +2831,18 @@ wp_pump(struct proxy_client *cl)
 		}
 		if (blocked)
 			break;
+		if (wp->skip_to_sync && (last != 0 || pos >= WP_BATCH_MAX))
+		{
+			/* as the server does after an error; the Sync then goes on
+			 * alone, and the idle backend answers it */
+			if (last == PqMsg_Sync)
+			{
+				pos -= PQ_HEADER_LEN;
+				wp->skip_to_sync = false;
+			}
+			wp_consume(wp, pos);
+			continue;
+		}
 		if (last == 0)
 		{
 			if (pos >= WP_BATCH_MAX)
@@ -2856,12 +2870,25 @@ wp_pump(struct proxy_client *cl)
 			uint8_t    *np = NULL;
 			size_t		nn = 0;
 
-			/* views rewritten, node commands answered; no waits here */
-			if (proxy_admin_batch(cl, wp->ib, pos, false, &np, &nn) < 0)
-			{
-				rc = -1;
+			/* read consistency, views rewritten, node commands answered */
+			rc = proxy_admin_batch(cl, wp->ib, pos, true, &np, &nn);
+			if (rc < 0)
 				goto out;
+			if (rc == PROXY_ADMIN_WAIT_IDLE)
+				wp->wait_idle = true;
+			if (rc == PROXY_ADMIN_WAIT || rc == PROXY_ADMIN_WAIT_IDLE)
+			{
+				rc = 0;
+				break;			/* held: it comes again */
 			}
+			if (rc == PROXY_ADMIN_SKIP)
+			{
+				wp->skip_to_sync = true;
+				wp_consume(wp, pos);
+				rc = 0;
+				continue;
+			}
+			PGQ_ASSERT(rc == PROXY_ADMIN_GO);
 			analyze_ext(cl, np ? np : wp->ib, np ? nn : pos, &x);
 			rc = forward_plain(cl, np ? np : wp->ib, np ? nn : pos);
 			free(np);

@@ -72,6 +72,7 @@ apply_facts(sql_stmt *st, const sql_facts *f)
 		flags &= ~(uint32_t) SQL_F_UNKNOWN_FUNCTION;
 	st->flags |= flags;
 	st->admin_views |= f->admin_views;
+	st->user_relations |= f->user_relations;
 	if (f->writes && st->cls == SQL_CLASS_READ_ONLY)
 		st->cls = SQL_CLASS_MAY_WRITE;
 }
@@ -183,6 +184,7 @@ h_explain(cls_ctx *c, const PgQuery__Node *n, sql_stmt *st)
 	classify_inner(c, e->query, &inner);
 	st->inner_cls = inner.cls;
 	st->admin_views |= inner.admin_views;
+	st->user_relations |= inner.user_relations;
 	if (!analyze)
 	{
 		/* Planned, not run: only names matter (admin view rewrite). */
@@ -204,6 +206,7 @@ h_prepare(cls_ctx *c, const PgQuery__Node *n, sql_stmt *st)
 	st->inner_cls = inner.cls;
 	st->flags |= inner.flags;
 	st->admin_views |= inner.admin_views;
+	st->user_relations |= inner.user_relations;
 }
 
 #define CURSOR_OPT_HOLD 0x0020	/* PostgreSQL 15 parsenodes.h */
@@ -218,6 +221,7 @@ h_declare(cls_ctx *c, const PgQuery__Node *n, sql_stmt *st)
 	st->inner_cls = inner.cls;
 	st->flags |= inner.flags;
 	st->admin_views |= inner.admin_views;
+	st->user_relations |= inner.user_relations;
 	if (d->options & CURSOR_OPT_HOLD)
 		st->flags |= SQL_F_HOLD_CURSOR | SQL_F_CANNOT_PREPARE;
 }
@@ -261,6 +265,7 @@ h_lock_truncate(cls_ctx *c, const PgQuery__Node *n, sql_stmt *st)
 			sql_relation_facts(&w, rels[i]->range_var, true);
 	st->flags |= w.facts.flags;
 	st->admin_views |= w.facts.admin_views;
+	st->user_relations |= w.facts.user_relations;
 }
 
 /* ---- handlers: transaction control and session state ---- */
@@ -591,6 +596,7 @@ summarize(sql_result *out)
 		out->class_mask |= 1u << st->cls;
 		out->flags |= st->flags;
 		out->admin_views |= st->admin_views;
+		out->user_relations |= st->user_relations;
 	}
 }
 

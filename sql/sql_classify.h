@@ -36,6 +36,7 @@
 #define SQL_CLASSIFY_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -146,6 +147,9 @@ typedef struct sql_stmt
 	sql_session_kind session;	/* SESSION_STATE only */
 	uint32_t	flags;			/* SQL_F_*; a wrapper carries its query's */
 	uint32_t	admin_views;	/* bit (1u << sql_admin_view) per view named */
+	bool		user_relations; /* names a relation that is not an admin
+								 * view, a system catalog or temporary (a
+								 * CTE's name counts: conservative) */
 	int32_t		location;		/* byte offset in the query string */
 	int32_t		length;			/* bytes; 0 means "to the end of the string"
 								 * (always so for a single statement) */
@@ -167,6 +171,7 @@ typedef struct sql_result
 	uint32_t	class_mask;		/* bit (1u << cls) for each statement */
 	uint32_t	flags;			/* OR of the statements' flags */
 	uint32_t	admin_views;	/* OR of the statements' admin_views */
+	bool		user_relations; /* OR of the statements' user_relations */
 	uint32_t	n_stmts;
 	sql_stmt   *stmts;			/* owned by the result: n_stmts entries */
 	char	   *error_message;	/* owned; PARSE_ERROR only, else NULL */

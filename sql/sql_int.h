@@ -26,6 +26,7 @@ typedef struct sql_facts
 {
 	uint32_t	flags;
 	uint32_t	admin_views;
+	bool		user_relations;
 	bool		writes;			/* DML, FOR UPDATE, SELECT INTO, a writing or
 								 * unknown function */
 	bool		literal_sensitive;	/* classification read a constant's value:

@@ -66,6 +66,8 @@ void
 sql_relation_facts(sql_walk *w, const PgQuery__RangeVar *rv, bool write_target)
 {
 	const char *schema;
+	bool		view = false,
+				temp;
 
 	if (rv == NULL || rv->relname == NULL)
 		return;
@@ -75,11 +77,17 @@ sql_relation_facts(sql_walk *w, const PgQuery__RangeVar *rv, bool write_target)
 		w->facts.flags |= SQL_F_NAMES_PGQUORUM;
 		for (int v = 0; v < SQL_ADMIN_COUNT; v++)
 			if (strcmp(rv->relname, admin_view_names[v]) == 0)
+			{
 				w->facts.admin_views |= 1u << v;
+				view = true;
+			}
 	}
-	if ((rv->relpersistence && rv->relpersistence[0] == 't') ||
-		is_temp_schema(schema))
+	temp = (rv->relpersistence && rv->relpersistence[0] == 't') ||
+		is_temp_schema(schema);
+	if (temp)
 		w->facts.flags |= SQL_F_TEMP_OBJECT | SQL_F_CANNOT_PREPARE;
+	if (!view && !temp && !is_catalog_relation(schema, rv->relname))
+		w->facts.user_relations = true;
 	if (write_target && is_catalog_relation(schema, rv->relname))
 		w->facts.flags |= SQL_F_TOUCHES_CATALOG;
 }

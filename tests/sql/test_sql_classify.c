@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "common/pgq_assert.h"
 #include "sql/sql_classify.h"
 #include "sql/sql_int.h"
 
@@ -400,6 +401,50 @@ test_admin_views(void **state)
 	sql_result_reset(&r);
 }
 
+/* user_relations: a relation that holds data (not an admin view, a system
+ * catalog or a temporary object), wherever the statement names it; it
+ * decides whether a strong read that stays on a secondary needs a read
+ * index (docs/admin-views.md). */
+static void
+test_user_relations(void **state)
+{
+	static const struct
+	{
+		const char *sql;
+		bool		user;
+	}			rel_cases[] = {
+		{"SELECT * FROM pgquorum.nodes", false},
+		{"SELECT * FROM pgquorum.nodes n JOIN pg_stat_activity a ON true", false},
+		{"SELECT * FROM pgquorum.log, pg_catalog.pg_class, information_schema.tables", false},
+		{"SELECT * FROM pg_temp.scratch JOIN pgquorum.stats ON true", false},
+		{"SELECT 1", false},
+		{"SELECT * FROM pgquorum.nodes n JOIN t ON true", true},
+		{"SELECT (SELECT count(*) FROM app.t) FROM pgquorum.log", true},
+		{"SELECT * FROM pgquorum.nodes WHERE id IN (SELECT id FROM t)", true},
+		{"EXPLAIN ANALYZE SELECT * FROM t", true},
+		{"PREPARE q AS SELECT * FROM t", true},
+		{"DECLARE c CURSOR FOR SELECT * FROM t", true},
+		{"SELECT * FROM pgquorum.mytable", true},	/* not a view */
+		{"WITH x AS (SELECT * FROM pgquorum.nodes) SELECT * FROM x", true},
+	};
+	sql_result	r;
+
+	(void) state;
+	for (size_t i = 0; i < PGQ_LENGTHOF(rel_cases); i++)
+	{
+		sql_classify(rel_cases[i].sql, NULL, &r);
+		if (r.user_relations != rel_cases[i].user)
+			fail_msg("%s: user_relations %d, want %d", rel_cases[i].sql,
+					 r.user_relations, rel_cases[i].user);
+		sql_result_reset(&r);
+	}
+	sql_classify("SELECT * FROM pgquorum.nodes; SELECT * FROM t", NULL, &r);
+	assert_false(r.stmts[0].user_relations);
+	assert_true(r.stmts[1].user_relations);
+	assert_true(r.user_relations);
+	sql_result_reset(&r);
+}
+
 /* Names and the function table's order (bsearch needs it). */
 static void
 test_names(void **state)
@@ -541,6 +586,7 @@ main(void)
 		cmocka_unit_test(test_errors_and_empty),
 		cmocka_unit_test(test_volatility_callback),
 		cmocka_unit_test(test_admin_views),
+		cmocka_unit_test(test_user_relations),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_literal_sensitive),
