@@ -290,6 +290,27 @@ sql_admin_cmd_parse(const char *query, sql_admin_cmd *out)
 		return invalid(out, "53200", "out of memory parsing the query");
 	if (tree->n_stmts == 1 && tree->stmts[0]->stmt != NULL)
 		(void) parse_stmt(tree->stmts[0]->stmt, out);
+	for (size_t i = 0; tree->n_stmts > 1 && i < tree->n_stmts; i++)
+	{
+		sql_admin_cmd one;
+
+		const PgQuery__Node *st = tree->stmts[i]->stmt;
+
+		memset(&one, 0, sizeof(one));
+		if (st == NULL || (st->node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT &&
+						   st->node_case != PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT))
+			continue;
+		(void) parse_stmt(st, &one);
+		/* the server would take the setting as a placeholder that the
+		 * node never sees: a session would not read as it says */
+		if (one.kind != SQL_ADMIN_CMD_NONE)
+		{
+			(void) invalid(out, "0A000", "SET, RESET and SHOW of pgquorum.* "
+						   "settings must be sent alone, not with other "
+						   "statements in one query string");
+			break;
+		}
+	}
 	pg_query__parse_result__free_unpacked(tree, NULL);
 	return out->kind;
 }

@@ -86,8 +86,34 @@ PY
 )
 is "$out" "1 1 1 1 0" "psycopg: strong reads with prepared statements run on the primary, local ones here"
 
+# What cannot move to the primary node reads here after a read index: a
+# query joining a view with a table, and a run of extended messages ended
+# by Flush.  Both wait for the held apply (the read index is the primary's
+# commit index), shown as waiting in pgquorum.sessions, and then see the row.
+strong -c "SELECT n.role, (SELECT count(*) FROM sr) FROM pgquorum.nodes n WHERE n.id = $s" \
+	> "$lockdir/join.out" 2>&1 &
+joinpid=$!
+/usr/bin/python3 "$PGQ_TOP/tests/integration/strong_flush.py" "${nodes[s-1]##*:}" run \
+	"SELECT count(*) FROM sr" > "$lockdir/flush.out" 2>&1 &
+flushpid=$!
+seen=""
+for ((t = 0; t < 50; t++)); do
+	seen=$(px "$s" -c "SELECT count(*) FROM pgquorum.sessions WHERE state = 'waiting for apply'")
+	[[ $seen == 2 ]] && break
+	sleep 0.1
+done
+is "$seen" "2" "the join and the Flush run wait for the held apply on the secondary"
+sleep 0.5
+ok "$(kill -0 "$joinpid" && kill -0 "$flushpid"; echo $?)" "neither answered while the apply is held"
+
 # Let the apply go on.
 release_table "$s" hold
+wait "$joinpid"
+is "$(cat "$lockdir/join.out")" $'SET\nsecondary|1' \
+	"strong: a view joined with a table reads on the secondary once it applied the read index"
+wait "$flushpid"
+is "$(cat "$lockdir/flush.out")" "1 2 D:1 C | Z" \
+	"strong: a Flush-ended run on the secondary reads there once it applied the read index"
 is "$(strong -c "INSERT INTO sr VALUES (2)" -c "SELECT count(*) FROM sr")" $'SET\nINSERT 0 1\n2' \
 	"strong: a write through the secondary is forwarded, and the next read sees it"
 settle_all 30

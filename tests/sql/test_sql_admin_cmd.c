@@ -119,6 +119,15 @@ test_settings(void **state)
 	assert_string_equal(c.setting, "read_consistency");
 	c = parse("SET pgquorum.read_consistency = local, strong", SQL_ADMIN_CMD_INVALID);
 	assert_string_equal(c.sqlstate, "22023");
+	/* with other statements the server would keep a placeholder the node
+	 * never sees: refused */
+	c = parse("SET pgquorum.read_consistency = local; SELECT 1", SQL_ADMIN_CMD_INVALID);
+	assert_string_equal(c.sqlstate, "0A000");
+	c = parse("SELECT 1; SHOW pgquorum.read_consistency", SQL_ADMIN_CMD_INVALID);
+	assert_string_equal(c.sqlstate, "0A000");
+	c = parse("BEGIN; RESET pgquorum.read_consistency; COMMIT", SQL_ADMIN_CMD_INVALID);
+	assert_string_equal(c.sqlstate, "0A000");
+	parse("SET work_mem = '8MB'; SELECT * FROM pgquorum.nodes", SQL_ADMIN_CMD_NONE);
 }
 
 static void
