@@ -603,6 +603,13 @@ hook_read_index(void *arg, uint64_t ctx, char *err, size_t errlen)
 	return sync_node_read_index(*adm->t.sync, ctx, err, errlen);
 }
 
+static int
+hook_prepared(void *arg, const char *query, char *name)
+{
+	(void) arg;
+	return (int) sql_admin_prepared(query, name);
+}
+
 static void
 hook_state(void *arg, struct proxy_admin_state *st)
 {
@@ -639,6 +646,7 @@ node_admin_start(struct ev_loop *loop, const struct node_admin_targets *t)
 		.call = hook_call,
 		.state = hook_state,
 		.read_index = hook_read_index,
+		.prepared = hook_prepared,
 		.arg = adm,
 	});
 	return adm;

@@ -91,6 +91,12 @@ struct adm_named
 	size_t		params_len;
 };
 
+struct adm_named_set
+{
+	struct adm_named e[ADMIN_MAX_NAMED];
+	int			n;
+};
+
 struct proxy_admin_session
 {
 	struct proxy_list link;		/* on admin->waiters while waiting */
@@ -108,13 +114,16 @@ struct proxy_admin_session
 	bool		rc_failed;		/* refused, with rc_error */
 	bool		call_resumed;	/* its wait_applied() waited */
 	char		rc_error[PROXY_ERRMSG_LEN];
-	struct adm_named named[ADMIN_MAX_NAMED];
-	int			n_named;
+	struct adm_named_set named;	/* protocol-level (Parse) */
+	struct adm_named_set sqlprep;	/* SQL PREPARE, params unused */
+	bool		exec_refresh;	/* the batch re-prepares an EXECUTE's
+								 * statement: drop two CommandCompletes */
 };
 
 /* ---- setup ---- */
 
 static void on_read_kick(struct ev_loop *loop, ev_timer *w, int revents);
+static void named_clear(struct adm_named_set *set);
 
 void
 proxy_set_admin_hooks(struct proxy *px, const struct proxy_admin_hooks *hooks)
@@ -161,12 +170,8 @@ proxy_admin_client_free(struct proxy_client *cl)
 	if (cl->adm == NULL)
 		return;
 	adm_unwait(cl->adm);
-	for (int i = 0; i < cl->adm->n_named; i++)
-	{
-		free(cl->adm->named[i].name);
-		free(cl->adm->named[i].text);
-		free(cl->adm->named[i].params);
-	}
+	named_clear(&cl->adm->named);
+	named_clear(&cl->adm->sqlprep);
 	free(cl->adm);
 	cl->adm = NULL;
 }
@@ -735,11 +740,11 @@ adm_text(struct proxy_client *cl, struct adm_text *t, bool run)
 /* ---- named statements over views: re-parsed before each Bind ---- */
 
 static struct adm_named *
-named_find(struct proxy_admin_session *a, const char *name)
+named_find(struct adm_named_set *set, const char *name)
 {
-	for (int i = 0; i < a->n_named; i++)
-		if (strcmp(a->named[i].name, name) == 0)
-			return &a->named[i];
+	for (int i = 0; i < set->n; i++)
+		if (strcmp(set->e[i].name, name) == 0)
+			return &set->e[i];
 	return NULL;
 }
 
@@ -753,14 +758,44 @@ named_free(struct adm_named *e)
 }
 
 static void
-named_forget(struct proxy_admin_session *a, const char *name)
+named_forget(struct adm_named_set *set, const char *name)
 {
-	struct adm_named *e = named_find(a, name);
+	struct adm_named *e = named_find(set, name);
 
 	if (e == NULL)
 		return;
 	named_free(e);
-	*e = a->named[--a->n_named];
+	*e = set->e[--set->n];
+}
+
+static void
+named_clear(struct adm_named_set *set)
+{
+	for (int i = 0; i < set->n; i++)
+		named_free(&set->e[i]);
+	set->n = 0;
+}
+
+/* Keep name's text in set (replacing an entry of that name): the entry,
+ * or NULL when the set is full or out of memory. */
+static struct adm_named *
+named_add(struct adm_named_set *set, const char *name, const char *text)
+{
+	struct adm_named *e;
+
+	named_forget(set, name);
+	if (set->n == ADMIN_MAX_NAMED)
+		return NULL;			/* beyond: the figures of its Parse/PREPARE */
+	e = &set->e[set->n];
+	e->name = strdup(name);
+	e->text = strdup(text);
+	if (e->name == NULL || e->text == NULL)
+	{
+		named_free(e);
+		return NULL;
+	}
+	set->n++;
+	return e;
 }
 
 /* Parse message m (named, text at text_off) read a view: keep its text. */
@@ -771,23 +806,17 @@ named_remember(struct proxy_admin_session *a, const uint8_t *m, size_t text_off,
 	const char *name = (const char *) m + PQ_HEADER_LEN;
 	size_t		end = 1 + pq_get_uint32(m + 1);
 	size_t		params_off = text_off + strlen(text) + 1;
-	struct adm_named *e;
+	struct adm_named *e = named_add(&a->named, name, text);
 
-	named_forget(a, name);
-	if (a->n_named == ADMIN_MAX_NAMED)
-		return;					/* beyond: the figures of its Parse */
-	e = &a->named[a->n_named];
-	e->name = strdup(name);
-	e->text = strdup(text);
+	if (e == NULL)
+		return;
 	e->params_len = end - params_off;
-	e->params = malloc(e->params_len ? e->params_len : 1);
-	if (e->name == NULL || e->text == NULL || e->params == NULL)
+	if ((e->params = malloc(e->params_len ? e->params_len : 1)) == NULL)
 	{
-		named_free(e);
+		named_forget(&a->named, name);
 		return;
 	}
 	memcpy(e->params, m + params_off, e->params_len);
-	a->n_named++;
 }
 
 /* The statement a batch made only of Bind (first), Describe, Execute,
@@ -849,7 +878,7 @@ refresh_named(struct proxy_client *cl, const uint8_t *p, size_t n, struct pgq_bu
 				err[PROXY_ERRMSG_LEN];
 	const char *sqlstate;
 
-	if (stmt == NULL || (e = named_find(cl->adm, stmt)) == NULL ||
+	if (stmt == NULL || (e = named_find(&cl->adm->named, stmt)) == NULL ||
 		cl->be->pending > 0 || cl->be->unsynced || cl->be->adm_drop > 0)
 		return false;
 	cl->px->admin->current = cl;
@@ -882,7 +911,7 @@ named_track(struct proxy_client *cl, const uint8_t *m, const struct adm_text *t,
 	{
 		pq_reader_init(&r, m + PQ_HEADER_LEN, pq_get_uint32(m + 1) - 4);
 		if (pq_read_byte(&r) == 'S' && (name = pq_read_string(&r)) != NULL)
-			named_forget(cl->adm, name);
+			named_forget(&cl->adm->named, name);
 		return;
 	}
 	if (m[0] != PqMsg_Parse || t == NULL || !t->named)
@@ -890,7 +919,105 @@ named_track(struct proxy_client *cl, const uint8_t *m, const struct adm_text *t,
 	if (t->view && t->out != NULL && cl->adm->stmt_cls == SQL_CLASS_READ_ONLY)
 		named_remember(cl->adm, m, text_off, t->text);
 	else
-		named_forget(cl->adm, (const char *) m + PQ_HEADER_LEN);
+		named_forget(&cl->adm->named, (const char *) m + PQ_HEADER_LEN);
+}
+
+/* ---- SQL PREPARE over views: re-prepared before each EXECUTE ---- */
+
+/* The SQL-prepared statement over views that text executes alone, or NULL. */
+static const struct adm_named *
+sqlprep_of(struct proxy_client *cl, const char *text)
+{
+	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
+	char		name[SQL_PREPARED_NAME_LEN];
+
+	if (h->prepared == NULL || cl->adm->sqlprep.n == 0 ||
+		h->prepared(h->arg, text, name) != SQL_PREPARED_EXECUTE)
+		return NULL;
+	return named_find(&cl->adm->sqlprep, name);
+}
+
+
+/* "DEALLOCATE name; <its PREPARE with figures of now>; <exec>", or NULL
+ * (the statement keeps its figures). */
+static char *
+sqlprep_refresh(struct proxy_client *cl, const struct adm_named *e, const char *exec)
+{
+	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
+	char	   *fresh = NULL,
+			   *out = NULL,
+				err[PROXY_ERRMSG_LEN],
+				quoted[2 * SQL_PREPARED_NAME_LEN + 3];
+	const char *sqlstate;
+	size_t		k = 0;
+
+	if (h->rewrite(h->arg, e->text, &fresh, &sqlstate, err, sizeof(err)) != 1)
+	{
+		free(fresh);
+		return NULL;
+	}
+	quoted[k++] = '"';
+	for (const char *c = e->name; *c != '\0' && k + 3 < sizeof(quoted); c++)
+	{
+		if (*c == '"')
+			quoted[k++] = '"';
+		quoted[k++] = *c;
+	}
+	quoted[k++] = '"';
+	quoted[k] = '\0';
+	if (asprintf(&out, "DEALLOCATE %s; %s;\n%s", quoted, fresh, exec) < 0)
+		out = NULL;
+	free(fresh);
+	return out;
+}
+
+/*
+ * Follow SQL PREPARE, DEALLOCATE and DISCARD ALL in the texts; an EXECUTE
+ * alone in a Query, of a read-only statement over views prepared by a
+ * Query, gets the statement re-prepared with figures of now first (the
+ * backend filter drops the two extra CommandCompletes), as a view would
+ * give them.
+ */
+static void
+sqlprep_track(struct proxy_client *cl, struct adm_text *t, bool query)
+{
+	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
+	struct proxy_admin_session *a = cl->adm;
+	char		name[SQL_PREPARED_NAME_LEN];
+	const sql_result *r;
+	const struct adm_named *e;
+
+	if (h->prepared == NULL)
+		return;
+	switch (h->prepared(h->arg, t->text, name))
+	{
+		case SQL_PREPARED_PREPARE:
+			named_forget(&a->sqlprep, name);
+			r = cl->px->hooks.classify(cl->px->hooks.arg, t->text);
+			if (query && t->view && t->out != NULL && r != NULL && r->n_stmts == 1 &&
+				r->stmts[0].inner_cls == SQL_CLASS_READ_ONLY)
+				(void) named_add(&a->sqlprep, name, t->text);
+			break;
+		case SQL_PREPARED_DEALLOCATE:
+			named_forget(&a->sqlprep, name);
+			break;
+		case SQL_PREPARED_FORGET_ALL:
+			named_clear(&a->sqlprep);
+			break;
+		case SQL_PREPARED_EXECUTE:
+			if (!query || t->out != NULL || cl->be != cl->home ||
+				cl->be->txn == PQ_TXN_FAILED || cl->be->pending > 0 ||
+				(e = named_find(&a->sqlprep, name)) == NULL)
+				break;
+			if ((t->out = sqlprep_refresh(cl, e, t->text)) != NULL)
+			{
+				t->view = true;
+				a->exec_refresh = true;
+			}
+			break;
+		default:
+			break;
+	}
 }
 
 /* ---- the batch ---- */
@@ -1025,11 +1152,13 @@ batch_reads(struct proxy_client *cl, const uint8_t *p, size_t n, bool *stays,
 		const char *text = (const char *) p + off + toff;
 		sql_admin_cmd cmd;
 		const sql_result *r;
+		const struct adm_named *e;
 
 		if (p[off] == PqMsg_Bind)
 		{
 			const char *name = bind_statement(p + off);
-			const struct adm_named *e = name ? named_find(cl->adm, name) : NULL;
+
+			e = name ? named_find(&cl->adm->named, name) : NULL;
 
 			if (e != NULL)
 			{
@@ -1042,6 +1171,12 @@ batch_reads(struct proxy_client *cl, const uint8_t *p, size_t n, bool *stays,
 		}
 		if (toff == 0)
 			continue;
+		if (p[off] == PqMsg_Query && (e = sqlprep_of(cl, text)) != NULL)
+		{
+			*stays = true;		/* re-prepared here */
+			*data |= text_reads_data(cl, e->text);
+			continue;
+		}
 		if (h->command(h->arg, text, &cmd) != SQL_ADMIN_CMD_NONE)
 		{
 			*stays = true;
@@ -1147,7 +1282,10 @@ adm_texts(struct proxy_client *cl, const uint8_t *p, size_t n,
 			note_class(cl, texts[k].text);
 		adm_text(cl, &texts[k], run);
 		if (run)
+		{
 			named_track(cl, p + off, &texts[k], toff);
+			sqlprep_track(cl, &texts[k], p[off] == PqMsg_Query);
+		}
 		if (texts[k].wait && wait < 0)
 			wait = k;
 		k++;
@@ -1354,6 +1492,8 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 		return rc;
 	}
 	memset(texts, 0, sizeof(texts));
+	if (cl->be->pending == 0)
+		cl->be->adm_drop_cc = 0;	/* whatever an error left armed */
 	cl->px->admin->current = cl;
 	(void) adm_texts(cl, p, n, texts, offs, &n_texts, true);
 	cl->px->admin->current = NULL;
@@ -1363,6 +1503,13 @@ proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 	for (int i = 0; i < n_texts; i++)
 		to_primary &= !texts[i].node;
 	rc = adm_answer(cl, p, n, texts, offs, n_texts, out, out_len);
+	if (a->exec_refresh && rc == PROXY_ADMIN_GO && *out != NULL)
+	{
+		a->exec_refresh = false;
+		cl->be->adm_drop_cc = 2;
+		return PROXY_ADMIN_READ;
+	}
+	a->exec_refresh = false;
 	return rc == PROXY_ADMIN_GO && to_primary && *out == NULL ? PROXY_ADMIN_PRIMARY : rc;
 }
 

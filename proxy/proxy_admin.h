@@ -59,6 +59,12 @@ struct proxy_admin_hooks
 	 * that need one are refused.
 	 */
 	int			(*read_index) (void *arg, uint64_t ctx, char *err, size_t errlen);
+	/*
+	 * sql_admin_prepared: what query does with SQL PREPARE / EXECUTE /
+	 * DEALLOCATE (a sql_prepared_kind), the statement's name in name
+	 * (SQL_PREPARED_NAME_LEN bytes).  NULL: EXECUTE keeps its figures.
+	 */
+	int			(*prepared) (void *arg, const char *query, char *name);
 	void	   *arg;
 };
 

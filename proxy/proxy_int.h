@@ -207,6 +207,8 @@ struct proxy_backend
 	uint8_t    *flt_err;		/* owned; captured ErrorResponse */
 	uint8_t		adm_drop;		/* CloseComplete/ParseComplete of a re-parse
 								 * of ours still to drop (proxy_admin.c) */
+	uint8_t		adm_drop_cc;	/* CommandCompletes of the DEALLOCATE and
+								 * PREPARE put before an EXECUTE */
 	uint32_t	flt_err_len;
 	struct proxy_scram_client *scram;	/* owned during SASL login */
 	struct sockaddr_storage *fwd_addr;	/* owned; set on a connection to the
@@ -419,6 +421,10 @@ bool		proxy_write_busy(const struct proxy_client *cl);
 #define PROXY_ADMIN_PRIMARY	4	/* go on, on the primary node: read
 								 * consistency strong on a secondary */
 #define PROXY_ADMIN_SKIP	5
+#define PROXY_ADMIN_READ	6	/* go on with *out, a read for the local
+								 * server as is: an EXECUTE of a read-only
+								 * SQL-prepared statement over views,
+								 * re-prepared first */
 int			proxy_admin_batch(struct proxy_client *cl, const uint8_t *p, size_t n,
 							  bool flush, uint8_t **out, size_t *out_len);
 void		proxy_admin_client_free(struct proxy_client *cl);

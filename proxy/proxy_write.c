@@ -166,7 +166,8 @@ struct proxy_wp
 	bool		fwd_used;		/* the statement map tracks both connections */
 	char	   *sess;			/* owned: SET/PREPARE/... texts to replay there */
 	size_t		sess_len;
-	bool		sess_sent;		/* the primary connection has sess */
+	size_t		sess_sent;		/* bytes of sess the primary connection
+								 * has had (it keeps them) */
 	char	   *begin;			/* owned: the BEGIN of the local transaction */
 	uint32_t	since_begin;	/* batches run in it after BEGIN */
 	bool		savepoint;		/* it has a savepoint */
@@ -1752,7 +1753,6 @@ note_local_query(struct proxy_client *cl, const char *text, const struct wp_text
 	struct proxy_wp *wp = cl->wp;
 	const struct proxy_hooks *h = &cl->px->hooks;
 	const sql_result *r;
-	bool		replay = true;
 
 	if (t->txn1 == SQL_TXN_BEGIN)
 	{
@@ -1776,27 +1776,31 @@ note_local_query(struct proxy_client *cl, const char *text, const struct wp_text
 			free(wp->sess);
 			wp->sess = NULL;
 			wp->sess_len = 0;
-			wp->sess_sent = false;
+			wp->sess_sent = 0;
 			proxy_forward_drop(cl);
 			return;
 		}
-		replay &= st->cls == SQL_CLASS_SESSION_STATE &&
-			(st->session == SQL_SESSION_SET || st->session == SQL_SESSION_RESET ||
-			 st->session == SQL_SESSION_PREPARE || st->session == SQL_SESSION_DEALLOCATE);
 	}
-	if (replay)
+	/* each such statement, also from a string of several */
+	for (uint32_t i = 0; i < r->n_stmts; i++)
 	{
-		size_t		tl = strlen(text);
-		char	   *ns = realloc(wp->sess, wp->sess_len + tl + 2);
+		const sql_stmt *st = &r->stmts[i];
+		size_t		tl;
+		char	   *ns;
 
-		if (ns == NULL)
+		if (st->cls != SQL_CLASS_SESSION_STATE ||
+			(st->session != SQL_SESSION_SET && st->session != SQL_SESSION_RESET &&
+			 st->session != SQL_SESSION_PREPARE && st->session != SQL_SESSION_DEALLOCATE) ||
+			st->location < 0 || (size_t) st->location > strlen(text))
+			continue;
+		tl = st->length > 0 ? (size_t) st->length : strlen(text + st->location);
+		if ((ns = realloc(wp->sess, wp->sess_len + tl + 2)) == NULL)
 			return;
-		memcpy(ns + wp->sess_len, text, tl);
+		memcpy(ns + wp->sess_len, text + st->location, tl);
 		ns[wp->sess_len + tl] = ';';
 		ns[wp->sess_len + tl + 1] = '\0';
 		wp->sess = ns;
 		wp->sess_len += tl + 1;
-		wp->sess_sent = false;
 	}
 }
 
@@ -1856,8 +1860,9 @@ forward_op(struct proxy_client *cl, const uint8_t *p, size_t n, bool in_block)
 	if (op == NULL ||
 		(in_block && op_add(op, S_INJECT, "ROLLBACK", 8, true) == NULL) ||
 		op_add(op, S_SWITCH, NULL, 0, false) == NULL ||
-		(wp->sess != NULL && !wp->sess_sent &&
-		 op_add(op, S_INJECT, wp->sess, wp->sess_len, true) == NULL) ||
+		(wp->sess_sent < wp->sess_len &&
+		 op_add(op, S_INJECT, wp->sess + wp->sess_sent, wp->sess_len - wp->sess_sent,
+				true) == NULL) ||
 		(level != NULL && op_add(op, S_INJECT, level, strlen(level), true) == NULL) ||
 		(in_block && op_add(op, S_INJECT, b, strlen(b), true) == NULL) ||
 		op_add(op, S_FORWARD, p, n, false) == NULL)
@@ -1866,8 +1871,7 @@ forward_op(struct proxy_client *cl, const uint8_t *p, size_t n, bool in_block)
 		proxy_client_error(cl, "FATAL", PQ_SQLSTATE_INTERNAL_ERROR, "out of memory");
 		return -1;
 	}
-	if (wp->sess != NULL)
-		wp->sess_sent = true;
+	wp->sess_sent = wp->sess_len;
 	op_start(cl, op);
 	return 0;
 }
@@ -2569,6 +2573,13 @@ wp_batch(struct proxy_client *cl, const uint8_t *p, size_t n, uint8_t last)
 		cl->wp->wait_idle = true;
 		return 1;
 	}
+	if (rc == PROXY_ADMIN_READ)
+	{
+		/* the classifier would take the EXECUTE for a write */
+		rc = forward_plain(cl, np, nn);
+		free(np);
+		return rc;
+	}
 	if (rc != PROXY_ADMIN_GO && !strong)
 		return rc;
 	PGQ_ASSERT(!strong || np == NULL);
@@ -2989,6 +3000,8 @@ proxy_write_backend_free(struct proxy_backend *be)
 static int
 flt_disp(struct proxy_backend *be, uint8_t type)
 {
+	int			disp;
+
 	if (be->flt_drop > 0 && (type == PqMsg_ParseComplete || type == PqMsg_CloseComplete))
 		return D_DROP;			/* answers to side_prepare's messages */
 	/* the answers to a re-parse the admin code put before a Bind */
@@ -3002,12 +3015,27 @@ flt_disp(struct proxy_backend *be, uint8_t type)
 	switch (be->flt_mode)
 	{
 		case WP_HOLD:
-			return type == PqMsg_ReadyForQuery ? D_DROP : D_FWD;
+			disp = type == PqMsg_ReadyForQuery ? D_DROP : D_FWD;
+			break;
 		case WP_SWALLOW:
 			return type == PqMsg_ErrorResponse ? D_CAPTURE : D_DROP;
 		default:
-			return D_FWD;
+			disp = D_FWD;
+			break;
 	}
+	/*
+	 * The CommandCompletes of the DEALLOCATE and PREPARE the admin code put
+	 * before an EXECUTE: the first ones the client would get (statements
+	 * the write path injects around it are not the client's).
+	 */
+	if (disp == D_FWD && be->adm_drop_cc > 0 && type == PqMsg_CommandComplete)
+	{
+		be->adm_drop_cc--;
+		return D_DROP;
+	}
+	if (disp == D_FWD && (type == PqMsg_ErrorResponse || type == PqMsg_ReadyForQuery))
+		be->adm_drop_cc = 0;
+	return disp;
 }
 
 static void

@@ -314,3 +314,85 @@ sql_admin_cmd_parse(const char *query, sql_admin_cmd *out)
 	pg_query__parse_result__free_unpacked(tree, NULL);
 	return out->kind;
 }
+
+/* ---- SQL-level prepared statements ---- */
+
+static bool
+mentions_prepared(const char *q)
+{
+	static const char *const words[] = {"prepare", "execute", "deallocate", "discard"};
+
+	for (; *q != '\0'; q++)
+		for (size_t i = 0; i < PGQ_LENGTHOF(words); i++)
+			if (strncasecmp(q, words[i], strlen(words[i])) == 0)
+				return true;
+	return false;
+}
+
+static sql_prepared_kind
+prepared_kind(const PgQuery__Node *st, const char **name)
+{
+	*name = NULL;
+	switch (st->node_case)
+	{
+		case PG_QUERY__NODE__NODE_PREPARE_STMT:
+			*name = st->prepare_stmt->name;
+			return SQL_PREPARED_PREPARE;
+		case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+			*name = st->execute_stmt->name;
+			return SQL_PREPARED_EXECUTE;
+		case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+			*name = st->deallocate_stmt->name;
+			if (*name == NULL || (*name)[0] == '\0')
+				return SQL_PREPARED_FORGET_ALL;
+			return SQL_PREPARED_DEALLOCATE;
+		case PG_QUERY__NODE__NODE_DISCARD_STMT:
+			return st->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL ?
+				SQL_PREPARED_FORGET_ALL : SQL_PREPARED_NONE;
+		default:
+			return SQL_PREPARED_NONE;
+	}
+}
+
+sql_prepared_kind
+sql_admin_prepared(const char *query, char name[SQL_PREPARED_NAME_LEN])
+{
+	PgQueryProtobufParseResult pr;
+	PgQuery__ParseResult *tree;
+	sql_prepared_kind kind = SQL_PREPARED_NONE;
+	const char *nm;
+
+	PGQ_ASSERT(query != NULL);
+	name[0] = '\0';
+	if (!mentions_prepared(query))
+		return SQL_PREPARED_NONE;
+	pr = pg_query_parse_protobuf(query);
+	if (pr.error != NULL)
+	{
+		pg_query_free_protobuf_parse_result(pr);
+		return SQL_PREPARED_NONE;
+	}
+	tree = pg_query__parse_result__unpack(NULL, pr.parse_tree.len,
+										  (const uint8_t *) pr.parse_tree.data);
+	pg_query_free_protobuf_parse_result(pr);
+	if (tree == NULL)
+		return SQL_PREPARED_FORGET_ALL; /* out of memory: forget, to be safe */
+	for (size_t i = 0; i < tree->n_stmts; i++)
+	{
+		sql_prepared_kind k;
+
+		if (tree->stmts[i]->stmt == NULL)
+			continue;
+		k = prepared_kind(tree->stmts[i]->stmt, &nm);
+		if (tree->n_stmts == 1)
+		{
+			kind = k;
+			if (nm != NULL && k != SQL_PREPARED_FORGET_ALL)
+				snprintf(name, SQL_PREPARED_NAME_LEN, "%s", nm);
+		}
+		else if (k != SQL_PREPARED_NONE && k != SQL_PREPARED_EXECUTE)
+			kind = SQL_PREPARED_FORGET_ALL;
+	}
+	pg_query__parse_result__free_unpacked(tree, NULL);
+	return kind;
+}

@@ -10,6 +10,7 @@
  *	sql_admin_cmd_parse		- what one query string asks the node to do
  *	sql_admin_cmd_reset		- free what a parsed command owns
  *	sql_admin_fn_name		- "transfer_leadership", ... for messages
+ *	sql_admin_prepared		- SQL PREPARE / EXECUTE / DEALLOCATE in a string
  */
 #ifndef SQL_ADMIN_CMD_H
 #define SQL_ADMIN_CMD_H
@@ -67,5 +68,25 @@ sql_admin_cmd_kind sql_admin_cmd_parse(const char *query, sql_admin_cmd *out);
 const char *sql_admin_fn_name(sql_admin_fn fn);
 /* The function named name (lower case), or -1. */
 int			sql_admin_fn_find(const char *name);
+
+/* What a query string does with SQL-level prepared statements, so that
+ * the proxy can give EXECUTE of one over views figures of now. */
+typedef enum sql_prepared_kind
+{
+	SQL_PREPARED_NONE = 0,		/* nothing of the sort */
+	SQL_PREPARED_PREPARE,		/* PREPARE name ... alone */
+	SQL_PREPARED_EXECUTE,		/* EXECUTE name [(args)] alone */
+	SQL_PREPARED_DEALLOCATE,	/* DEALLOCATE [PREPARE] name alone */
+	SQL_PREPARED_FORGET_ALL		/* DEALLOCATE ALL, DISCARD ALL, or any of
+								 * PREPARE / DEALLOCATE / DISCARD among other
+								 * statements (not followed: forget all) */
+} sql_prepared_kind;
+
+#define SQL_PREPARED_NAME_LEN 64	/* NAMEDATALEN */
+
+/* The kind, with the statement's name (as the parser folded it) in name
+ * for PREPARE, EXECUTE and DEALLOCATE.  A string that spells none of the
+ * four keywords is NONE without being parsed; a parse error is NONE. */
+sql_prepared_kind sql_admin_prepared(const char *query, char name[SQL_PREPARED_NAME_LEN]);
 
 #endif							/* SQL_ADMIN_CMD_H */

@@ -155,6 +155,45 @@ test_none(void **state)
 	assert_int_equal(sql_admin_fn_find("nodes"), -1);
 }
 
+/* SQL PREPARE / EXECUTE / DEALLOCATE, for fresh figures at EXECUTE. */
+static void
+test_prepared(void **state)
+{
+	static const struct
+	{
+		const char *q;
+		sql_prepared_kind kind;
+		const char *name;
+	}			pcases[] = {
+		{"PREPARE Q1(int) AS SELECT * FROM pgquorum.nodes WHERE id = $1", SQL_PREPARED_PREPARE, "q1"},
+		{"prepare \"Q2\" as select 1", SQL_PREPARED_PREPARE, "Q2"},
+		{"EXECUTE q1(2)", SQL_PREPARED_EXECUTE, "q1"},
+		{"execute q1", SQL_PREPARED_EXECUTE, "q1"},
+		{"DEALLOCATE q1", SQL_PREPARED_DEALLOCATE, "q1"},
+		{"DEALLOCATE PREPARE q1", SQL_PREPARED_DEALLOCATE, "q1"},
+		{"DEALLOCATE ALL", SQL_PREPARED_FORGET_ALL, ""},
+		{"DISCARD ALL", SQL_PREPARED_FORGET_ALL, ""},
+		{"DISCARD PLANS", SQL_PREPARED_NONE, ""},
+		{"SELECT 1; DEALLOCATE q1", SQL_PREPARED_FORGET_ALL, ""},
+		{"PREPARE a AS SELECT 1; EXECUTE a", SQL_PREPARED_FORGET_ALL, ""},
+		{"EXECUTE a; SELECT 1", SQL_PREPARED_NONE, ""},
+		{"SELECT 'execute q1'", SQL_PREPARED_NONE, ""},
+		{"EXECUTE", SQL_PREPARED_NONE, ""},	/* a parse error */
+		{"SELECT 1", SQL_PREPARED_NONE, ""},
+	};
+	char		name[SQL_PREPARED_NAME_LEN];
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(pcases) / sizeof(pcases[0]); i++)
+	{
+		sql_prepared_kind k = sql_admin_prepared(pcases[i].q, name);
+
+		if (k != pcases[i].kind || strcmp(name, pcases[i].name) != 0)
+			fail_msg("\"%s\": kind %d name \"%s\", want %d \"%s\"", pcases[i].q,
+					 k, name, pcases[i].kind, pcases[i].name);
+	}
+}
+
 int
 main(void)
 {
@@ -163,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_invalid_calls),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_none),
+		cmocka_unit_test(test_prepared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
