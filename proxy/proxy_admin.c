@@ -924,19 +924,44 @@ named_track(struct proxy_client *cl, const uint8_t *m, const struct adm_text *t,
 
 /* ---- SQL PREPARE over views: re-prepared before each EXECUTE ---- */
 
+/*
+ * What text does with SQL prepared statements (sql_prepared_kind), name
+ * filled.  The classification, cached, says first whether it prepares,
+ * executes, deallocates or discards at all (exec: whether it executes),
+ * so most texts are not parsed again.
+ */
+static int
+sqlprep_kind(struct proxy_client *cl, const char *text, bool exec,
+			 char name[SQL_PREPARED_NAME_LEN])
+{
+	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
+	const sql_result *r = cl->px->hooks.classify(cl->px->hooks.arg, text);
+	bool		any = false;
+
+	if (h->prepared == NULL || r == NULL || r->status != SQL_STATUS_OK)
+		return SQL_PREPARED_NONE;
+	for (uint32_t i = 0; i < r->n_stmts && !any; i++)
+	{
+		sql_session_kind k = r->stmts[i].session;
+
+		any = k == SQL_SESSION_EXECUTE ||
+			(!exec && (k == SQL_SESSION_PREPARE || k == SQL_SESSION_DEALLOCATE ||
+					   k == SQL_SESSION_DISCARD));
+	}
+	return any ? h->prepared(h->arg, text, name) : SQL_PREPARED_NONE;
+}
+
 /* The SQL-prepared statement over views that text executes alone, or NULL. */
 static const struct adm_named *
 sqlprep_of(struct proxy_client *cl, const char *text)
 {
-	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
 	char		name[SQL_PREPARED_NAME_LEN];
 
-	if (h->prepared == NULL || cl->adm->sqlprep.n == 0 ||
-		h->prepared(h->arg, text, name) != SQL_PREPARED_EXECUTE)
+	if (cl->adm->sqlprep.n == 0 ||
+		sqlprep_kind(cl, text, true, name) != SQL_PREPARED_EXECUTE)
 		return NULL;
 	return named_find(&cl->adm->sqlprep, name);
 }
-
 
 /* "DEALLOCATE name; <its PREPARE with figures of now>; <exec>", or NULL
  * (the statement keeps its figures). */
@@ -981,22 +1006,20 @@ sqlprep_refresh(struct proxy_client *cl, const struct adm_named *e, const char *
 static void
 sqlprep_track(struct proxy_client *cl, struct adm_text *t, bool query)
 {
-	const struct proxy_admin_hooks *h = &cl->px->admin->hooks;
 	struct proxy_admin_session *a = cl->adm;
 	char		name[SQL_PREPARED_NAME_LEN];
 	const sql_result *r;
 	const struct adm_named *e;
 
-	if (h->prepared == NULL)
-		return;
-	switch (h->prepared(h->arg, t->text, name))
+	switch (sqlprep_kind(cl, t->text, false, name))
 	{
 		case SQL_PREPARED_PREPARE:
-			named_forget(&a->sqlprep, name);
 			r = cl->px->hooks.classify(cl->px->hooks.arg, t->text);
 			if (query && t->view && t->out != NULL && r != NULL && r->n_stmts == 1 &&
 				r->stmts[0].inner_cls == SQL_CLASS_READ_ONLY)
 				(void) named_add(&a->sqlprep, name, t->text);
+			else
+				named_forget(&a->sqlprep, name);
 			break;
 		case SQL_PREPARED_DEALLOCATE:
 			named_forget(&a->sqlprep, name);
@@ -1088,19 +1111,24 @@ batch_runs(const uint8_t *p, size_t n)
 	return false;
 }
 
-/* Does the text read replicated data: a user relation, a sequence, a
- * function of unknown volatility (or a text the classifier cannot say)? */
+/* Does the classified text read replicated data: a user relation, a
+ * sequence, a function of unknown volatility (or a text the classifier
+ * cannot say)? */
 static bool
-text_reads_data(struct proxy_client *cl, const char *text)
+reads_data(const sql_result *r)
 {
-	const sql_result *r = cl->px->hooks.classify(cl->px->hooks.arg, text);
-
 	if (r == NULL || r->status == SQL_STATUS_NO_MEMORY)
 		return true;
 	if (r->status != SQL_STATUS_OK)
 		return false;			/* empty, or the server reports the error */
 	return r->user_relations ||
 		(r->flags & (SQL_F_UNKNOWN_FUNCTION | SQL_F_USES_SEQUENCE)) != 0;
+}
+
+static bool
+text_reads_data(struct proxy_client *cl, const char *text)
+{
+	return reads_data(cl->px->hooks.classify(cl->px->hooks.arg, text));
 }
 
 /*
@@ -1184,7 +1212,7 @@ batch_reads(struct proxy_client *cl, const uint8_t *p, size_t n, bool *stays,
 		}
 		r = cl->px->hooks.classify(cl->px->hooks.arg, text);
 		*stays |= r != NULL && r->admin_views != 0;
-		*data |= text_reads_data(cl, text);
+		*data |= reads_data(r);
 	}
 }
 

@@ -1753,6 +1753,7 @@ note_local_query(struct proxy_client *cl, const char *text, const struct wp_text
 	struct proxy_wp *wp = cl->wp;
 	const struct proxy_hooks *h = &cl->px->hooks;
 	const sql_result *r;
+	size_t		text_len;
 
 	if (t->txn1 == SQL_TXN_BEGIN)
 	{
@@ -1782,6 +1783,7 @@ note_local_query(struct proxy_client *cl, const char *text, const struct wp_text
 		}
 	}
 	/* each such statement, also from a string of several */
+	text_len = strlen(text);
 	for (uint32_t i = 0; i < r->n_stmts; i++)
 	{
 		const sql_stmt *st = &r->stmts[i];
@@ -1791,9 +1793,9 @@ note_local_query(struct proxy_client *cl, const char *text, const struct wp_text
 		if (st->cls != SQL_CLASS_SESSION_STATE ||
 			(st->session != SQL_SESSION_SET && st->session != SQL_SESSION_RESET &&
 			 st->session != SQL_SESSION_PREPARE && st->session != SQL_SESSION_DEALLOCATE) ||
-			st->location < 0 || (size_t) st->location > strlen(text))
+			st->location < 0 || (size_t) st->location > text_len)
 			continue;
-		tl = st->length > 0 ? (size_t) st->length : strlen(text + st->location);
+		tl = st->length > 0 ? (size_t) st->length : text_len - (size_t) st->location;
 		if ((ns = realloc(wp->sess, wp->sess_len + tl + 2)) == NULL)
 			return;
 		memcpy(ns + wp->sess_len, text + st->location, tl);

@@ -267,33 +267,44 @@ parse_stmt(const PgQuery__Node *stmt, sql_admin_cmd *out)
 	}
 }
 
+/* The parse tree of query, or NULL: *oom says whether for want of memory
+ * (else a parse error, which the server reports). */
+static PgQuery__ParseResult *
+parse_tree(const char *query, bool *oom)
+{
+	PgQueryProtobufParseResult pr = pg_query_parse_protobuf(query);
+	PgQuery__ParseResult *tree = NULL;
+
+	*oom = false;
+	if (pr.error == NULL)
+	{
+		tree = pg_query__parse_result__unpack(NULL, pr.parse_tree.len,
+											  (const uint8_t *) pr.parse_tree.data);
+		*oom = tree == NULL;
+	}
+	pg_query_free_protobuf_parse_result(pr);
+	return tree;
+}
+
 sql_admin_cmd_kind
 sql_admin_cmd_parse(const char *query, sql_admin_cmd *out)
 {
-	PgQueryProtobufParseResult pr;
 	PgQuery__ParseResult *tree;
+	bool		oom;
 
 	PGQ_ASSERT(query != NULL && out != NULL);
 	memset(out, 0, sizeof(*out));
 	if (!mentions_pgquorum(query))
 		return SQL_ADMIN_CMD_NONE;
-	pr = pg_query_parse_protobuf(query);
-	if (pr.error != NULL)
-	{
-		pg_query_free_protobuf_parse_result(pr);
-		return SQL_ADMIN_CMD_NONE;	/* the server reports it */
-	}
-	tree = pg_query__parse_result__unpack(NULL, pr.parse_tree.len,
-										  (const uint8_t *) pr.parse_tree.data);
-	pg_query_free_protobuf_parse_result(pr);
-	if (tree == NULL)
-		return invalid(out, "53200", "out of memory parsing the query");
+	if ((tree = parse_tree(query, &oom)) == NULL)
+		return oom ? invalid(out, "53200", "out of memory parsing the query") :
+			SQL_ADMIN_CMD_NONE;
+
 	if (tree->n_stmts == 1 && tree->stmts[0]->stmt != NULL)
 		(void) parse_stmt(tree->stmts[0]->stmt, out);
 	for (size_t i = 0; tree->n_stmts > 1 && i < tree->n_stmts; i++)
 	{
 		sql_admin_cmd one;
-
 		const PgQuery__Node *st = tree->stmts[i]->stmt;
 
 		memset(&one, 0, sizeof(one));
@@ -357,26 +368,18 @@ prepared_kind(const PgQuery__Node *st, const char **name)
 sql_prepared_kind
 sql_admin_prepared(const char *query, char name[SQL_PREPARED_NAME_LEN])
 {
-	PgQueryProtobufParseResult pr;
 	PgQuery__ParseResult *tree;
 	sql_prepared_kind kind = SQL_PREPARED_NONE;
 	const char *nm;
+	bool		oom;
 
 	PGQ_ASSERT(query != NULL);
 	name[0] = '\0';
 	if (!mentions_prepared(query))
 		return SQL_PREPARED_NONE;
-	pr = pg_query_parse_protobuf(query);
-	if (pr.error != NULL)
-	{
-		pg_query_free_protobuf_parse_result(pr);
-		return SQL_PREPARED_NONE;
-	}
-	tree = pg_query__parse_result__unpack(NULL, pr.parse_tree.len,
-										  (const uint8_t *) pr.parse_tree.data);
-	pg_query_free_protobuf_parse_result(pr);
-	if (tree == NULL)
-		return SQL_PREPARED_FORGET_ALL; /* out of memory: forget, to be safe */
+	if ((tree = parse_tree(query, &oom)) == NULL)	/* out of memory: forget,
+													 * to be safe */
+		return oom ? SQL_PREPARED_FORGET_ALL : SQL_PREPARED_NONE;
 	for (size_t i = 0; i < tree->n_stmts; i++)
 	{
 		sql_prepared_kind k;
